@@ -1,0 +1,3 @@
+"""The backprop tutor: answers gradient-descent questions with the learner's own numbers."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,89 @@
+"""Configuration: limits on the work one question may cause, and the service's settings.
+
+Everything comes from the environment (``TUTOR_*``) so the same code runs in tests, under
+``make run`` and in the container without config files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds checked before any SymPy call, and the hard limits of a worker process."""
+
+    max_expression_length: int = 500
+    max_nodes: int = 200
+    max_depth: int = 24
+    max_symbols: int = 32
+    max_exponent: float = 64
+    max_constant: float = 1e9
+    max_name_length: int = 32
+    max_steps: int = 1000
+    max_learning_rate: float = 1e6
+    max_abs_value: float = 1e9
+    max_data_rows: int = 1000
+    # A worker that runs longer or grows larger than this is killed and the question refused.
+    seconds_per_question: float = 10.0
+    worker_memory_mb: int = 2048
+
+    @classmethod
+    def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Limits:
+        env = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = env.get(f"TUTOR_LIMIT_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = type(getattr(cls, f.name))(raw)
+        return cls(**values)
+
+
+def default_instance_path() -> Path:
+    return Path(os.environ.get("TUTOR_INSTANCE_PATH", Path.cwd() / "instance")).resolve()
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{default_instance_path() / 'tutor.sqlite3'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The service's settings, read once at start-up."""
+
+    database_url: str = field(default_factory=default_database_url)
+    secret_key: str | None = None
+    admin_token: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    workers: int = 2
+    analysis_workers: int = 1
+    rate_limit_storage_url: str = "memory://"
+    rate_limit: str = "60 per minute"
+    max_request_bytes: int = 64 * 1024
+    discourse_url: str | None = None
+    discourse_api_key: str | None = None
+    discourse_username: str = "tutorbot"
+    discourse_secret: str | None = None
+    limits: Limits = field(default_factory=Limits)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        return cls(
+            database_url=env.get("TUTOR_DATABASE_URL") or default_database_url(),
+            secret_key=env.get("TUTOR_SECRET_KEY"),
+            admin_token=env.get("TUTOR_ADMIN_TOKEN"),
+            public_url=env.get("TUTOR_PUBLIC_URL", cls.public_url).rstrip("/"),
+            workers=int(env.get("TUTOR_WORKERS", cls.workers)),
+            analysis_workers=int(env.get("TUTOR_ANALYSIS_WORKERS", cls.analysis_workers)),
+            rate_limit_storage_url=env.get("TUTOR_RATE_LIMIT_STORAGE_URL", cls.rate_limit_storage_url),
+            rate_limit=env.get("TUTOR_RATE_LIMIT", cls.rate_limit),
+            max_request_bytes=int(env.get("TUTOR_MAX_REQUEST_BYTES", cls.max_request_bytes)),
+            discourse_url=(env.get("TUTOR_DISCOURSE_URL") or "").rstrip("/") or None,
+            discourse_api_key=env.get("TUTOR_DISCOURSE_API_KEY"),
+            discourse_username=env.get("TUTOR_DISCOURSE_USERNAME", cls.discourse_username),
+            discourse_secret=env.get("TUTOR_DISCOURSE_SECRET"),
+            limits=Limits.from_env(env),
+        )
