@@ -1,0 +1,143 @@
+"""The engine: parse, differentiate, walk the graph, run trials, analyse and explain. No web code here.
+
+``answer(question)`` returns the analysis document described in docs/analysis-document.md.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy as sp
+
+from tutor import __version__
+from tutor.config import Limits
+from tutor.engine.analysis import analyse_first_step
+from tutor.engine.errors import InputError, TooExpensive
+from tutor.engine.explain import explain
+from tutor.engine.graph import Graph, build_graph
+from tutor.engine.numbers import fmt, strict_json
+from tutor.engine.parse import Parsed, parse_expression
+from tutor.engine.problem import Problem
+from tutor.engine.question import BASIC_METHODS, Question, check_question, question_from_text
+from tutor.engine.trials import TRIALS
+
+__all__ = [
+    "BASIC_METHODS",
+    "InputError",
+    "Parsed",
+    "Question",
+    "TooExpensive",
+    "answer",
+    "parse_expression",
+    "question_from_text",
+]
+
+
+def answer(question: Question, limits: Limits | None = None) -> dict:
+    limits = limits or Limits()
+    parsed = parse_expression(question.expression, limits)
+    checked = check_question(question, parsed, limits)
+    for method in question.methods:
+        if method not in TRIALS:
+            raise InputError(f"unknown method '{method}' (known: {', '.join(TRIALS)})", "methods")
+    problem = Problem.from_checked(checked)
+    compiled = problem.compiled
+
+    loss, gradient = compiled.loss_and_gradient(problem.start)
+    graph = build_graph(parsed.tree, checked.point)
+    index = problem.parameter_index
+    defined = math.isfinite(loss) and bool(np.all(np.isfinite(gradient[index])))
+    hessian = compiled.hessian(problem.start) if defined else None
+    parameter_hessian = hessian[np.ix_(index, index)] if hessian is not None else None
+
+    document = {
+        "engine_version": __version__,
+        "input": {
+            "expression": question.expression,
+            "point": dict(checked.point),
+            "learning_rate": float(question.learning_rate),
+            "steps": question.steps,
+            "fixed": list(checked.fixed),
+            "order": list(checked.parameters),
+            "methods": list(question.methods),
+        },
+        "expression": {"canonical": parsed.canonical, "latex": parsed.latex},
+        "parameters": list(checked.parameters),
+        "loss": loss,
+        "gradient": problem.gradient_of(gradient),
+        "gradient_norm": float(np.linalg.norm(gradient[index])),
+        "partials": {
+            name: sp.sstr(compiled.partials[compiled.names.index(name)]) for name in checked.parameters
+        },
+        "partials_latex": {
+            name: sp.latex(compiled.partials[compiled.names.index(name)]) for name in checked.parameters
+        },
+        "hessian": parameter_hessian.tolist() if parameter_hessian is not None else None,
+        "graph": {
+            "output": graph.output,
+            "nodes": [
+                {
+                    "id": n.id,
+                    "op": n.op,
+                    "label": n.label,
+                    "inputs": n.inputs,
+                    "value": n.value,
+                    "grad": n.grad,
+                }
+                for n in graph.nodes
+            ],
+        },
+        "trials": [TRIALS[method](problem, question.steps) for method in question.methods] if defined else [],
+        "analysis": analyse_first_step(problem, loss, gradient, hessian) if defined else None,
+    }
+    document["special_cases"] = special_cases(document, graph, defined)
+    document = strict_json(document)
+    document["explanation"] = explain(document)
+    return document
+
+
+def special_cases(document: dict, graph: Graph, defined: bool) -> list[dict]:
+    """The situations the numbers alone would not make plain."""
+    cases: list[dict] = []
+    if not defined:
+        culprit = graph.first_undefined()
+        where = ""
+        if culprit is not None:
+            inputs = ", ".join(fmt(graph.nodes[i].value) for i in culprit.inputs)
+            where = f" `{culprit.label}` has no finite real value at its input {inputs}."
+        what = "f" if not math.isfinite(document["loss"]) else "a partial derivative of f"
+        cases.append(
+            {
+                "kind": "undefined",
+                "message": f"{what} is not a finite real number at this point, so no step can be computed."
+                + where
+                + " Pick a point inside the function's domain.",
+            }
+        )
+        return cases
+    if document["gradient_norm"] == 0:
+        cases.append(
+            {
+                "kind": "stationary",
+                "message": "The gradient is zero here (a stationary point: a minimum, maximum or saddle). "
+                "Gradient descent does not move, whatever the learning rate.",
+            }
+        )
+    for node in graph.kinks():
+        cases.append(
+            {
+                "kind": "kink",
+                "message": f"`{node.label}` sits exactly on its kink here, where it is not differentiable; "
+                "the tutor uses the average of the slopes on either side (like SymPy's Heaviside(0) = 1/2).",
+            }
+        )
+    for trial in document["trials"]:
+        if trial["diverged_at"] is not None:
+            cases.append(
+                {
+                    "kind": "diverged",
+                    "message": f"The {trial['method']} trial diverged at step {trial['diverged_at']}.",
+                }
+            )
+    return cases

@@ -1,0 +1,182 @@
+"""Analysis of the first simultaneous step: does it lower the loss, by how much, and up to which η.
+
+Taylor's theorem gives f(x − ηg) − f(x) = −η‖g‖² + ½η²·gᵀHg + O(η³). The first-order gain −η‖g‖²
+is negative whenever g ≠ 0 and shrinks like η, the rest like η²: that is why a small enough step
+always helps. The interplay the forum thread worries about (moving z changes y's slope) lives in the
+off-diagonal part of gᵀHg. The bound on η is found on the real function, not on the quadratic model.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tutor.engine.numbers import fmt
+from tutor.engine.problem import Problem
+
+GRID_PER_DECADE = 80
+BISECTION_STEPS = 200
+
+
+def _nan_to_none(value: float) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+class LineSearch:
+    """φ(η) = f(x − ηg) − f(x) along the negative gradient of the parameters."""
+
+    def __init__(self, problem: Problem, loss: float, gradient: np.ndarray):
+        self.problem = problem
+        self.loss = loss
+        self.direction = np.zeros_like(problem.start)
+        self.direction[problem.parameter_index] = gradient[problem.parameter_index]
+
+    def change(self, rates: np.ndarray) -> np.ndarray:
+        columns = self.problem.start[:, None] - self.direction[:, None] * rates[None, :]
+        return self.problem.compiled.loss_along(columns) - self.loss
+
+    def change_at(self, rate: float) -> float:
+        return float(self.change(np.array([rate]))[0])
+
+    def search_range(self) -> tuple[float, float]:
+        rate = self.problem.learning_rate
+        return min(1e-12, rate * 1e-6), max(1e6, rate * 1e3)
+
+    def max_decreasing(self) -> tuple[float | None, str, np.ndarray, np.ndarray]:
+        """The first η > 0 where the loss stops going down: bracket on a log grid, refine by bisection."""
+        low, high = self.search_range()
+        rates = np.logspace(
+            math.log10(low), math.log10(high), int(math.log10(high / low) * GRID_PER_DECADE) + 1
+        )
+        changes = self.change(rates)
+        # At the tiniest steps the change can be lost in rounding of f(x); skip that noise floor.
+        noise = 8 * np.finfo(float).eps * max(abs(self.loss), 1e-300)
+        decreasing = changes < 0
+        first = int(np.argmax(decreasing)) if decreasing.any() else None
+        if first is None:
+            return None, "the loss does not go down for any step size I tried", rates, changes
+        if first > 0 and not np.all(np.abs(changes[:first]) <= noise):
+            return (
+                None,
+                f"the loss does not go down even for steps as small as {fmt(rates[0])}",
+                rates,
+                changes,
+            )
+        stops = ~decreasing[first:]
+        if not stops.any():
+            return (
+                None,
+                f"the loss kept going down for every learning rate up to {fmt(high)} that I tried",
+                rates,
+                changes,
+            )
+        crossing = first + int(np.argmax(stops))
+        left, right = float(rates[crossing - 1]), float(rates[crossing])
+        undefined = not math.isfinite(changes[crossing])
+        for _ in range(BISECTION_STEPS):
+            middle = 0.5 * (left + right)
+            if middle in (left, right):
+                break
+            if self.change_at(middle) < 0:
+                left = middle
+            else:
+                right = middle
+        if undefined and not math.isfinite(self.change_at(right)):
+            reason = "beyond it f is not a finite real number along the step"
+        else:
+            reason = "the first learning rate at which the step no longer lowers the loss"
+        return right, reason, rates, changes
+
+    def best(
+        self, bound: float | None, rates: np.ndarray, changes: np.ndarray
+    ) -> tuple[float | None, float | None]:
+        """The η that lowers f most along −g, within (0, bound]; refined by golden-section search."""
+        usable = np.isfinite(changes) & (changes < 0)
+        if bound is not None:
+            usable &= rates <= bound
+        if not usable.any():
+            return None, None
+        candidates = np.where(usable, changes, np.inf)
+        at = int(np.argmin(candidates))
+        if bound is None and at == len(rates) - 1:
+            return None, None  # still falling at the end of the range: no minimum found
+        left = float(rates[max(at - 1, 0)])
+        right = float(rates[min(at + 1, len(rates) - 1)])
+        ratio = (math.sqrt(5) - 1) / 2
+        for _ in range(100):
+            a = right - ratio * (right - left)
+            b = left + ratio * (right - left)
+            if self.change_at(a) < self.change_at(b):
+                right = b
+            else:
+                left = a
+            if right - left <= 1e-12 * right:
+                break
+        rate = 0.5 * (left + right)
+        change = self.change_at(rate)
+        if not change <= changes[at]:
+            rate, change = float(rates[at]), float(changes[at])
+        return rate, change
+
+
+def analyse_first_step(
+    problem: Problem, loss: float, gradient: np.ndarray, hessian: np.ndarray | None
+) -> dict:
+    lr = problem.learning_rate
+    g = gradient[problem.parameter_index]
+    search = LineSearch(problem, loss, gradient)
+    actual = search.change_at(lr)
+    shares = {name: -lr * float(gi) ** 2 for name, gi in zip(problem.parameters, g, strict=True)}
+    first_order = -lr * float(g @ g)
+
+    second_own = second_interplay = second = quadratic = None
+    if hessian is not None and np.all(np.isfinite(hessian)):
+        h = hessian[np.ix_(problem.parameter_index, problem.parameter_index)]
+        curvature = float(g @ h @ g)
+        own = float(np.sum(np.diag(h) * g * g))
+        second = 0.5 * lr**2 * curvature
+        second_own = 0.5 * lr**2 * own
+        second_interplay = 0.5 * lr**2 * (curvature - own)
+        quadratic = 2 * float(g @ g) / curvature if curvature > 0 else None
+
+    bound, reason, rates, changes = search.max_decreasing()
+    best_rate, best_change = search.best(bound, rates, changes)
+    shrinking = []
+    for k in range(4):
+        rate = lr / 2**k
+        predicted = -rate * float(g @ g)
+        change = search.change_at(rate)
+        shrinking.append(
+            {
+                "learning_rate": rate,
+                "predicted": predicted,
+                "actual": change,
+                "gap": change - predicted,
+                "gap_over_lr_squared": (change - predicted) / rate**2,
+            }
+        )
+    if not math.isfinite(actual):
+        verdict = "undefined"
+    else:
+        verdict = "decreases" if actual < 0 else "increases" if actual > 0 else "unchanged"
+    remainder = actual - first_order - second if second is not None else None
+    return {
+        "learning_rate": lr,
+        "actual_change": actual,
+        "first_order_change": first_order,
+        "first_order_shares": shares,
+        "second_order_change": second,
+        "second_order_own": second_own,
+        "second_order_interplay": second_interplay,
+        "remainder": remainder,
+        "max_decreasing_learning_rate": bound,
+        "max_decreasing_reason": reason,
+        "quadratic_estimate": quadratic,
+        "best_learning_rate": best_rate,
+        "best_change": best_change,
+        "search_range": list(search.search_range()),
+        "shrinking": shrinking,
+        "verdict": verdict,
+        "guaranteed_below": bound,
+    }

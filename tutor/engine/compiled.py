@@ -1,0 +1,86 @@
+"""Numbers from SymPy formulas: each formula compiled once with ``lambdify`` (and ``cse``), cached by
+its canonical form, so a trial of a thousand steps calls compiled NumPy code instead of ``subs``."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import sympy as sp
+
+from tutor.engine.parse import Parsed
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """f, its gradient and its Hessian for one expression, over ``names`` (all its symbols)."""
+
+    names: tuple[str, ...]
+    partials: tuple[sp.Expr, ...]  # one per name
+    _loss: Callable[..., object]
+    _loss_and_gradient: Callable[..., Sequence[object]]
+    _hessian_exprs: tuple[tuple[sp.Expr, ...], ...] | None
+
+    def loss(self, values: np.ndarray) -> float:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _real(self._loss(*values))
+
+    def loss_along(self, columns: np.ndarray) -> np.ndarray:
+        """f at many points at once: ``columns`` has one row per symbol and one column per point."""
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = self._loss(*columns)
+        return np.broadcast_to(np.asarray(out, dtype=float), columns.shape[1:]).copy()
+
+    def loss_and_gradient(self, values: np.ndarray) -> tuple[float, np.ndarray]:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = self._loss_and_gradient(*values)
+        return _real(out[0]), np.array([_real(v) for v in out[1:]], dtype=float)
+
+    def hessian(self, values: np.ndarray) -> np.ndarray:
+        function = _hessian_function(self)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = function(*values)
+        return np.array([[_real(v) for v in row] for row in out], dtype=float)
+
+
+def _real(value: object) -> float:
+    """A finite or infinite real number, or NaN where the value is complex or undefined."""
+    try:
+        number = complex(value)
+    except (TypeError, ValueError):
+        return float("nan")
+    return number.real if number.imag == 0 else float("nan")
+
+
+def compile_parsed(parsed: Parsed) -> Compiled:
+    return _compile(parsed.expr, parsed.symbols)
+
+
+@lru_cache(maxsize=256)
+def _compile(expr: sp.Expr, names: tuple[str, ...]) -> Compiled:
+    # SymPy expressions hash and compare structurally, so equal formulas share one compiled entry.
+    symbols = [sp.Symbol(name, real=True) for name in names]
+    partials = tuple(sp.diff(expr, symbol) for symbol in symbols)
+    loss = _lambdify(symbols, expr)
+    loss_and_gradient = _lambdify(symbols, [expr, *partials])
+    return Compiled(names, partials, loss, loss_and_gradient, None)
+
+
+@lru_cache(maxsize=256)
+def _hessian_function(compiled: Compiled) -> Callable[..., Sequence[Sequence[object]]]:
+    symbols = [sp.Symbol(name, real=True) for name in compiled.names]
+    rows = [[sp.diff(partial, symbol) for symbol in symbols] for partial in compiled.partials]
+    return _lambdify(symbols, rows)
+
+
+def _lambdify(symbols: list[sp.Symbol], expr: object) -> Callable[..., object]:
+    # dummify: the generated code must not use the learner's names (a variable called `numpy`
+    # would otherwise shadow the module inside the generated function).
+    return sp.lambdify(symbols, expr, modules="numpy", cse=True, dummify=True)

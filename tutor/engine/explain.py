@@ -1,0 +1,402 @@
+"""The explanation: the document's numbers told as a worked answer, in Markdown and in plain text.
+
+Both renderings come from one list of blocks so they say the same thing. Markdown puts LaTeX in
+``$$`` blocks on their own lines (how Discourse's math plugin reads it) and every formula also appears
+in plain text, so the answer still reads where math is not rendered. Learner-typed text only ever
+appears inside code spans, where Markdown does not interpret it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tutor.engine.numbers import fmt
+
+MAX_GRAPH_ROWS = 40
+MAX_PARTIAL_BLOCKS = 6
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str  # may use **bold** and `code`
+
+
+@dataclass(frozen=True)
+class Math:
+    latex: str
+    plain: str
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+Block = Heading | Paragraph | Math | Table
+
+
+def code(text: str) -> str:
+    return f"`{text.replace('`', '')}`"
+
+
+def render_markdown(blocks: list[Block]) -> str:
+    out: list[str] = []
+    for block in blocks:
+        match block:
+            case Heading(text):
+                out.append(f"### {text}")
+            case Paragraph(text):
+                out.append(text)
+            case Math(latex, plain):
+                out.append(f"$$\n{latex}\n$$")
+                out.append(code(plain))
+            case Table(header, rows):
+                lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+                lines += ["| " + " | ".join(row) + " |" for row in rows]
+                out.append("\n".join(lines))
+    return "\n\n".join(out) + "\n"
+
+
+def render_text(blocks: list[Block]) -> str:
+    out: list[str] = []
+    for block in blocks:
+        match block:
+            case Heading(text):
+                out.append(f"{text}\n{'=' * len(text)}")
+            case Paragraph(text):
+                out.append(text.replace("**", "").replace("`", ""))
+            case Math(_, plain):
+                out.append(f"    {plain}")
+            case Table(header, rows):
+                cells = [list(header)] + [list(row) for row in rows]
+                cells = [[c.replace("**", "").replace("`", "") for c in row] for row in cells]
+                widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+                lines = [
+                    "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+                ]
+                lines.insert(1, "  ".join("-" * w for w in widths))
+                out.append("\n".join(lines))
+    return "\n\n".join(out) + "\n"
+
+
+def _point_text(point: dict[str, float]) -> str:
+    return ", ".join(f"{name}={fmt(value)}" for name, value in point.items())
+
+
+def _trial(document: dict, method: str) -> dict | None:
+    return next((t for t in document["trials"] if t["method"] == method), None)
+
+
+def build_blocks(document: dict) -> list[Block]:
+    question = document["input"]
+    lr = question["learning_rate"]
+    blocks: list[Block] = [
+        Paragraph(
+            f"**f = {code(question['expression'])}** at {code(_point_text(question['point']))}, "
+            f"learning rate η = {fmt(lr)}"
+            + (f", data held fixed: {code(', '.join(question['fixed']))}" if question["fixed"] else "")
+            + "."
+        )
+    ]
+    undefined = [c for c in document["special_cases"] if c["kind"] == "undefined"]
+    blocks += _forward_backward(document)
+    if undefined:
+        blocks.append(Heading("Where this stops"))
+        blocks += [Paragraph(c["message"]) for c in document["special_cases"]]
+        return blocks
+    blocks += _simultaneous(document)
+    blocks += _sequential(document)
+    blocks += _comparison(document)
+    blocks += _taylor(document)
+    blocks += _learning_rates(document)
+    notes = [c for c in document["special_cases"] if c["kind"] != "diverged"]
+    if notes:
+        blocks.append(Heading("Worth knowing at this point"))
+        blocks += [Paragraph(c["message"]) for c in notes]
+    blocks += _answer(document)
+    return blocks
+
+
+def _forward_backward(document: dict) -> list[Block]:
+    graph = document["graph"]
+    nodes = graph["nodes"]
+    rows = tuple(
+        (str(n["id"]), n["op"], code(n["label"]), fmt(n["value"]), fmt(n["grad"]))
+        for n in nodes[:MAX_GRAPH_ROWS]
+    )
+    blocks: list[Block] = [
+        Heading("Forward pass"),
+        Paragraph(
+            "Backprop first computes every node of the graph from its inputs, left to right; "
+            f"the last node is f = **{fmt(document['loss'])}**."
+        ),
+        Table(("node", "operation", "computes", "value", "∂f/∂node"), rows),
+    ]
+    if len(nodes) > MAX_GRAPH_ROWS:
+        blocks.append(Paragraph(f"({len(nodes) - MAX_GRAPH_ROWS} more nodes are in the JSON document.)"))
+    blocks.append(Heading("Backward pass"))
+    blocks.append(
+        Paragraph(
+            "Then it walks the graph backwards: each node passes ∂f/∂node times its local slope to its "
+            "inputs, and a variable used in several places adds up what it receives. "
+            "All partial derivatives come out **at the same point**:"
+        )
+    )
+    gradient, partials, latex = document["gradient"], document["partials"], document["partials_latex"]
+    names = list(gradient)
+    for name in names[:MAX_PARTIAL_BLOCKS]:
+        value = fmt(gradient[name])
+        blocks.append(
+            Math(
+                f"\\frac{{\\partial f}}{{\\partial {name}}} = {latex[name]} = {value}",
+                f"∂f/∂{name} = {partials[name]} = {value}",
+            )
+        )
+    if len(names) > MAX_PARTIAL_BLOCKS:
+        blocks.append(
+            Table(
+                ("parameter", "∂f/∂parameter", "value"),
+                tuple((code(n), code(partials[n]), fmt(gradient[n])) for n in names),
+            )
+        )
+    return blocks
+
+
+def _simultaneous(document: dict) -> list[Block]:
+    trial = _trial(document, "simultaneous")
+    if trial is None or not trial["steps"]:
+        return []
+    lr = document["input"]["learning_rate"]
+    first = trial["steps"][0]
+    rows = tuple(
+        (
+            code(name),
+            fmt(document["input"]["point"][name]),
+            fmt(first["gradient"][name]),
+            fmt(first["point"][name]),
+        )
+        for name in document["parameters"]
+    )
+    change = first["loss"] - trial["initial_loss"]
+    return [
+        Heading("Simultaneous update (what backprop + SGD does)"),
+        Paragraph(
+            f"Every parameter moves at once, using the partials from that one point: p ← p − {fmt(lr)}·∂f/∂p."
+        ),
+        Table(("parameter", "before", "∂f/∂p", "after"), rows),
+        Paragraph(
+            f"The loss goes from {fmt(trial['initial_loss'])} to **{fmt(first['loss'])}** "
+            f"(change {fmt(change)})."
+        ),
+    ]
+
+
+def _sequential(document: dict) -> list[Block]:
+    trial = _trial(document, "sequential")
+    if trial is None or not trial["steps"]:
+        return []
+    first = trial["steps"][0]
+    rows = tuple(
+        (
+            code(u["parameter"]),
+            fmt(u["partial_at_start"]),
+            fmt(u["partial"]) + (" **(sign flipped)**" if u["sign_flip"] else ""),
+            fmt(u["value"]),
+            fmt(u["loss"]),
+        )
+        for u in first["updates"]
+    )
+    flips = [u for step in trial["steps"] for u in step["updates"] if u["sign_flip"]]
+    first_flips = [u for u in first["updates"] if u["sign_flip"]]
+    if first_flips:
+        names = ", ".join(code(u["parameter"]) for u in first_flips)
+        story = (
+            f"Here it happens: after the parameters before it moved, the slope of {names} changed sign, "
+            "so the sequential scheme moves it the other way from backprop."
+        )
+    else:
+        story = (
+            "No slope changed sign in the first step: the parameters updated first did not move far enough."
+        )
+    if len(flips) > len(first_flips):
+        story += f" Over all {len(trial['steps'])} steps, {len(flips)} updates used a slope whose sign had flipped."
+    return [
+        Heading("Sequential update (one parameter at a time)"),
+        Paragraph(
+            "The scheme the question imagines: move one parameter, recompute the next partial at the partly "
+            f"updated point, move the next, in the order {code(', '.join(document['parameters']))}."
+        ),
+        Table(("parameter", "∂f/∂p at the start", "∂f/∂p when updated", "after", "loss after"), rows),
+        Paragraph(story),
+    ]
+
+
+def _comparison(document: dict) -> list[Block]:
+    simultaneous, sequential = _trial(document, "simultaneous"), _trial(document, "sequential")
+    blocks: list[Block] = []
+    for trial in document["trials"]:
+        if trial["diverged_at"] is not None:
+            blocks.append(
+                Paragraph(
+                    f"The {trial['method']} trial **diverged at step {trial['diverged_at']}**: "
+                    "the values stopped being finite numbers."
+                )
+            )
+    if simultaneous is None or sequential is None or not simultaneous["steps"] or not sequential["steps"]:
+        return blocks
+    steps = document["input"]["steps"]
+    a, b = simultaneous["final_loss"], sequential["final_loss"]
+    after = "one step" if steps == 1 else f"{steps} steps"
+    if a == b:
+        verdict = f"After {after} both schemes reach the same loss, {fmt(a)}."
+    else:
+        winner = "sequential" if b < a else "simultaneous"
+        verdict = (
+            f"After {after} the simultaneous update reaches {fmt(a)} and the sequential one {fmt(b)}: "
+            f"**{winner} is lower by {fmt(abs(a - b))}**."
+        )
+    return [Heading("Which scheme did better"), Paragraph(verdict), *blocks]
+
+
+def _denoise(value: float | None, scale: float) -> float | None:
+    """A difference of nearly equal floats below rounding level of ``scale`` is shown as the 0 it is."""
+    return 0.0 if value is not None and abs(value) <= 1e-12 * abs(scale) else value
+
+
+def _taylor(document: dict) -> list[Block]:
+    analysis = document["analysis"]
+    lr = fmt(analysis["learning_rate"])
+    blocks: list[Block] = [
+        Heading("Why the first step goes the way it does"),
+        Paragraph(
+            "For a step −η·g, the change in f is a first-order part, which is never positive, plus the rest:"
+        ),
+        Math(
+            "f(x - \\eta g) - f(x) = -\\eta\\,\\lVert g \\rVert^2 + \\tfrac12 \\eta^2\\, g^\\top H g + O(\\eta^3)",
+            "f(x − ηg) − f(x) = −η·‖g‖² + ½·η²·gᵀHg + O(η³)",
+        ),
+        Table(
+            ("part", f"at η = {lr}"),
+            tuple(
+                (label, fmt(_denoise(analysis[key], analysis["first_order_change"])))
+                for label, key in (
+                    ("first order −η·‖g‖²", "first_order_change"),
+                    ("second order: each parameter's own curvature", "second_order_own"),
+                    ("second order: interplay between parameters", "second_order_interplay"),
+                    ("everything beyond second order", "remainder"),
+                    ("**actual change**", "actual_change"),
+                )
+            ),
+        ),
+    ]
+    interplay = analysis["second_order_interplay"]
+    if interplay is not None and interplay != 0:
+        effect = "raises" if interplay > 0 else "lowers"
+        blocks.append(
+            Paragraph(
+                f"The interplay term is the effect the question is about — moving one parameter changes the "
+                f"others' slopes. Here it {effect} the loss by {fmt(abs(interplay))}, while the first-order "
+                f"gain is {fmt(analysis['first_order_change'])}."
+            )
+        )
+    rows = tuple(
+        (
+            fmt(r["learning_rate"]),
+            fmt(r["predicted"]),
+            fmt(r["actual"]),
+            fmt(r["gap"]),
+            fmt(r["gap_over_lr_squared"]),
+        )
+        for r in analysis["shrinking"]
+    )
+    blocks += [
+        Paragraph(
+            "Halving η halves the first-order gain but quarters the gap to the actual change "
+            "(gap/η² stays about the same): for a small enough step the gain always wins when g ≠ 0."
+        ),
+        Table(("η", "predicted −η·‖g‖²", "actual change", "gap", "gap / η²"), rows),
+    ]
+    return blocks
+
+
+def _learning_rates(document: dict) -> list[Block]:
+    analysis = document["analysis"]
+    lr = analysis["learning_rate"]
+    bound = analysis["max_decreasing_learning_rate"]
+    if bound is None:
+        verdict = f"No upper bound found: {analysis['max_decreasing_reason']}."
+    elif lr < bound:
+        verdict = (
+            f"Your η = {fmt(lr)} is below it ({fmt(lr / bound)} of the bound), so this step lowers the loss."
+        )
+    else:
+        verdict = f"Your η = {fmt(lr)} is **above it** ({fmt(lr / bound)} times the bound): this step does not lower the loss."
+    blocks: list[Block] = [Heading("Which learning rates still lower the loss")]
+    if bound is not None:
+        blocks.append(
+            Paragraph(
+                f"Along −g the loss goes down for every η up to **{fmt(bound)}** ({analysis['max_decreasing_reason']}, "
+                "found on f itself by bracketing and bisection)."
+            )
+        )
+    blocks.append(Paragraph(verdict))
+    if analysis["quadratic_estimate"] is not None:
+        blocks.append(
+            Paragraph(
+                f"The quadratic model's estimate 2gᵀg / gᵀHg is {fmt(analysis['quadratic_estimate'])}"
+                + (
+                    "."
+                    if bound is None
+                    else f", off by {fmt(abs(analysis['quadratic_estimate'] / bound - 1) * 100, 3)}%."
+                )
+            )
+        )
+    if analysis["best_learning_rate"] is not None:
+        blocks.append(
+            Paragraph(
+                f"The step that lowers f the most along −g uses η ≈ {fmt(analysis['best_learning_rate'])} "
+                f"(change {fmt(analysis['best_change'])})."
+            )
+        )
+    return blocks
+
+
+def _answer(document: dict) -> list[Block]:
+    analysis = document["analysis"]
+    bound = analysis["max_decreasing_learning_rate"]
+    stationary = any(c["kind"] == "stationary" for c in document["special_cases"])
+    if stationary:
+        answer = (
+            "No step lowers the loss from here: the gradient is zero, so backprop has no direction to offer."
+        )
+    elif bound is not None:
+        answer = (
+            f"Yes, for this function at this point: every η below {fmt(bound)} lowers the loss in one "
+            f"simultaneous step, even though each partial assumed the other weights stay put. "
+            f"At your η = {fmt(analysis['learning_rate'])} the loss changed by {fmt(analysis['actual_change'])}."
+        )
+    else:
+        answer = (
+            f"Yes: {analysis['max_decreasing_reason']}. "
+            f"At your η = {fmt(analysis['learning_rate'])} the loss changed by {fmt(analysis['actual_change'])}."
+        )
+    return [
+        Heading("Is the loss guaranteed to go down?"),
+        Paragraph(answer),
+        Paragraph(
+            "The guarantee is for plain gradient descent on this one loss. Momentum and Adam take steps that no "
+            "longer follow the current gradient, and each mini-batch is a different loss function, so there the "
+            "loss can go up now and then."
+        ),
+    ]
+
+
+def explain(document: dict) -> dict:
+    blocks = build_blocks(document)
+    return {"markdown": render_markdown(blocks), "text": render_text(blocks)}

@@ -1,0 +1,153 @@
+"""The backprop walk: the expression as a computational graph, one node per operation.
+
+Like the circuit diagrams of the cs231n notes (and micrograd): one forward pass computes every node's
+value, one backward pass computes the gradient of f with respect to every node, adding up where a
+value feeds several operations. It works in plain floats on the learner's own tree, independently of
+SymPy, so its leaf gradients are a second computation of the symbolic partials.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from tutor.engine.functions import FUNCTIONS, NAN
+from tutor.engine.parse import Node
+
+_ARITHMETIC = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "pow": math.pow,
+    "neg": lambda a: -a,
+    "pos": lambda a: a,
+}
+
+
+def float_op(op: str, args: list[float]) -> float:
+    """The value of one operation in floats: NaN where it is not a real number, ±inf on overflow."""
+    if op in FUNCTIONS:
+        return FUNCTIONS[op].value(*args)
+    try:
+        return float(_ARITHMETIC[op](*args))
+    except OverflowError:
+        return math.inf
+    except (ValueError, ZeroDivisionError):
+        return NAN
+
+
+def _local_slopes(op: str, args: list[float], out: float) -> tuple[float, ...]:
+    """d(out)/d(arg) for each argument of one operation."""
+    if op in FUNCTIONS:
+        return FUNCTIONS[op].slopes(*args, out)
+    try:
+        match op:
+            case "add":
+                return (1.0, 1.0)
+            case "sub":
+                return (1.0, -1.0)
+            case "mul":
+                return (args[1], args[0])
+            case "div":
+                return (1.0 / args[1], -args[0] / (args[1] * args[1]))
+            case "pow":
+                base, exponent = args
+                d_base = exponent * math.pow(base, exponent - 1) if exponent != 0 else 0.0
+                d_exponent = (
+                    out * math.log(base) if base > 0 else (0.0 if base == 0 and exponent > 0 else NAN)
+                )
+                return (d_base, d_exponent)
+            case "neg":
+                return (-1.0,)
+            case "pos":
+                return (1.0,)
+    except OverflowError:
+        return tuple(math.inf for _ in args)
+    except (ValueError, ZeroDivisionError):
+        return tuple(NAN for _ in args)
+    raise ValueError(f"unknown operation {op}")
+
+
+@dataclass
+class GraphNode:
+    id: int
+    op: str
+    label: str
+    inputs: list[int]
+    value: float = NAN
+    grad: float = 0.0
+    kink: bool = field(default=False)
+
+
+@dataclass
+class Graph:
+    nodes: list[GraphNode]
+    output: int
+
+    def leaf_gradients(self) -> dict[str, float]:
+        return {node.label: node.grad for node in self.nodes if node.op == "input"}
+
+    def kinks(self) -> list[GraphNode]:
+        return [node for node in self.nodes if node.kink]
+
+    def first_undefined(self) -> GraphNode | None:
+        """The first operation whose value is not a finite real number though its inputs are."""
+        for node in self.nodes:
+            inputs_fine = all(math.isfinite(self.nodes[i].value) for i in node.inputs)
+            if node.inputs and inputs_fine and not math.isfinite(node.value):
+                return node
+        return None
+
+
+def build_graph(tree: Node, point: Mapping[str, float]) -> Graph:
+    """Lay the tree out as nodes (variables first, one node each however often they appear), run the
+    forward pass at ``point`` and the backward pass from the output."""
+    nodes: list[GraphNode] = []
+    variable_ids: dict[str, int] = {}
+    ids: dict[int, int] = {}
+
+    def visit_variables(node: Node) -> None:
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            if current.op == "input" and current.name not in variable_ids:
+                variable_ids[current.name] = len(nodes)
+                nodes.append(GraphNode(len(nodes), "input", current.name, [], float(point[current.name])))
+            stack.extend(reversed(current.children))
+
+    visit_variables(tree)
+
+    # Post-order: every node after its inputs. Explicit stack; depth is bounded by the parser anyway.
+    stack: list[tuple[Node, bool]] = [(tree, False)]
+    while stack:
+        current, expanded = stack.pop()
+        if current.op == "input":
+            ids[id(current)] = variable_ids[current.name]
+            continue
+        if current.op == "const":
+            ids[id(current)] = len(nodes)
+            nodes.append(GraphNode(len(nodes), "const", current.text, [], float(current.value)))
+            continue
+        if not expanded:
+            stack.append((current, True))
+            stack.extend((child, False) for child in reversed(current.children))
+            continue
+        inputs = [ids[id(child)] for child in current.children]
+        args = [nodes[i].value for i in inputs]
+        node = GraphNode(len(nodes), current.op, current.text, inputs, float_op(current.op, args))
+        if current.op in FUNCTIONS and all(math.isfinite(a) for a in args):
+            node.kink = FUNCTIONS[current.op].kink(*args)
+        ids[id(current)] = len(nodes)
+        nodes.append(node)
+
+    output = ids[id(tree)]
+    nodes[output].grad = 1.0
+    for node in reversed(nodes):
+        if not node.inputs or node.grad == 0.0:
+            continue
+        slopes = _local_slopes(node.op, [nodes[i].value for i in node.inputs], node.value)
+        for i, slope in zip(node.inputs, slopes, strict=True):
+            nodes[i].grad += node.grad * slope
+    return Graph(nodes, output)

@@ -1,0 +1,36 @@
+"""Numbers for people (no float noise) and for strict JSON (no NaN or Infinity tokens)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+def fmt(value: float | None, digits: int = 6) -> str:
+    """5.040000000000001 -> "5.04"; 1e-07 -> "1e-7"; None or NaN -> "undefined"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "undefined"
+    if math.isinf(value):
+        return "infinity" if value > 0 else "-infinity"
+    text = f"{value:.{digits}g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return "0" if text in ("-0", "0") else text
+
+
+def strict_json(value: Any) -> Any:
+    """A copy with every non-finite float replaced by None and NumPy scalars made plain."""
+    if isinstance(value, dict):
+        return {str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    return value

@@ -1,0 +1,268 @@
+"""Safe parsing of an expression typed by a stranger.
+
+Nothing here hands the text to SymPy, ``eval`` or ``exec``: SymPy's string functions (``sympify``,
+``parse_expr``, and any SymPy function given a string) evaluate Python code. The text is parsed with
+``ast.parse`` into Python's syntax tree, checked node by node against a small grammar, bounded in size
+before any SymPy call, and only then turned into SymPy objects built directly.
+
+Grammar: numbers, names, ``+ - * / **`` (``^`` means power too), unary minus and plus, parentheses,
+and calls of the functions in ``functions.FUNCTIONS`` with their fixed number of arguments.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy as sp
+
+from tutor.config import Limits
+from tutor.engine.errors import InputError
+from tutor.engine.functions import FUNCTIONS
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+_UNARY = {ast.USub: "neg", ast.UAdd: "pos"}
+
+
+@dataclass(frozen=True)
+class Node:
+    """One operation of the expression as the learner wrote it (the graph is drawn from these)."""
+
+    op: str  # input, const, add, sub, mul, div, pow, neg, pos, or a function name
+    children: tuple[Node, ...] = ()
+    name: str | None = None  # for input
+    value: Fraction | None = None  # for const
+    text: str = ""  # the sub-expression, written back out
+    column: int = 1
+
+
+@dataclass(frozen=True)
+class Parsed:
+    text: str
+    tree: Node
+    expr: sp.Expr
+    symbols: tuple[str, ...]  # names in order of first appearance
+
+    @property
+    def canonical(self) -> str:
+        return sp.sstr(self.expr)
+
+    @property
+    def latex(self) -> str:
+        return sp.latex(self.expr)
+
+
+def check_name(name: str, limits: Limits, field: str = "point", column: int | None = None) -> str:
+    """A symbol name: an ASCII identifier, no double underscore, not a function name."""
+    if not _NAME.match(name):
+        raise InputError(f"'{name}' is not a valid name (letters, digits and _ only)", field, column)
+    if "__" in name:
+        raise InputError(f"name '{name}' may not contain '__'", field, column)
+    if name in FUNCTIONS:
+        raise InputError(f"'{name}' is a function, not a variable", field, column)
+    if len(name) > limits.max_name_length:
+        raise InputError(
+            f"name '{name[:20]}…' is longer than {limits.max_name_length} characters", field, column
+        )
+    return name
+
+
+def parse_expression(text: str, limits: Limits | None = None) -> Parsed:
+    limits = limits or Limits()
+    if not isinstance(text, str):
+        raise InputError("the expression must be text")
+    if not text.strip():
+        raise InputError("the expression is empty")
+    if len(text) > limits.max_expression_length:
+        raise InputError(
+            f"the expression is {len(text)} characters long; the limit is {limits.max_expression_length}",
+            column=limits.max_expression_length + 1,
+        )
+    for index, char in enumerate(text):
+        if not (char.isascii() and (char.isprintable() or char in " \t")):
+            hint = "; write powers as x**2 or x^2" if char in "²³" else ""
+            raise InputError(f"the character {char!r} is not allowed{hint}", column=index + 1)
+    source, columns = _caret_to_power(text)
+    try:
+        module = ast.parse(source, mode="eval")
+    except SyntaxError as exc:
+        column = columns[min(max((exc.offset or 1) - 1, 0), len(columns) - 1)]
+        raise InputError(f"this is not a formula I can read ({exc.msg})", column=column) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise InputError("the expression is nested too deeply") from None
+
+    count = sum(1 for _ in ast.walk(module))
+    if count > limits.max_nodes:
+        raise InputError(f"the expression has {count} parts; the limit is {limits.max_nodes}")
+    tree = _Builder(source, columns, limits).build(module.body, depth=1)
+    names = _symbols_in_order(tree)
+    if len(names) > limits.max_symbols:
+        raise InputError(f"the expression has {len(names)} variables; the limit is {limits.max_symbols}")
+    if not names:
+        raise InputError("the expression has no variables to differentiate")
+    symbols = {name: sp.Symbol(name, real=True) for name in names}
+    expr = _to_sympy(tree, symbols)
+    _check_exponents(expr, limits)
+    return Parsed(text=text, tree=tree, expr=expr, symbols=names)
+
+
+def _caret_to_power(text: str) -> tuple[str, list[int]]:
+    """Replace ``^`` by ``**`` (in Python ``^`` binds looser than ``+``), keeping a map back to columns."""
+    out: list[str] = []
+    columns: list[int] = []
+    for index, char in enumerate(text):
+        piece = "**" if char == "^" else char
+        out.append(piece)
+        columns.extend([index + 1] * len(piece))
+    columns.append(len(text) + 1)
+    return "".join(out), columns
+
+
+class _Builder:
+    def __init__(self, source: str, columns: list[int], limits: Limits):
+        self.source = source
+        self.columns = columns
+        self.limits = limits
+
+    def column(self, node: ast.AST) -> int:
+        offset = getattr(node, "col_offset", 0)
+        return self.columns[min(offset, len(self.columns) - 1)]
+
+    def refuse(self, message: str, node: ast.AST) -> InputError:
+        return InputError(message, column=self.column(node))
+
+    def build(self, node: ast.AST, depth: int) -> Node:
+        if depth > self.limits.max_depth:
+            raise self.refuse(f"the expression is nested more than {self.limits.max_depth} levels deep", node)
+        text = ast.unparse(node)
+        column = self.column(node)
+        if isinstance(node, ast.Constant):
+            return Node("const", value=self.number(node), text=text, column=column)
+        if isinstance(node, ast.Name):
+            name = check_name(node.id, self.limits, "expression", column)
+            return Node("input", name=name, text=name, column=column)
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            left = self.build(node.left, depth + 1)
+            right = self.build(node.right, depth + 1)
+            op = _BINARY[type(node.op)]
+            if op == "pow":
+                self.check_power(right, node)
+            return self.bounded(Node(op, (left, right), text=text, column=column), node)
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            operand = self.build(node.operand, depth + 1)
+            return Node(_UNARY[type(node.op)], (operand,), text=text, column=column)
+        if isinstance(node, ast.Call):
+            return self.call(node, depth, text, column)
+        raise self.refuse(f"'{_describe(node)}' is not allowed in a formula", node)
+
+    def call(self, node: ast.Call, depth: int, text: str, column: int) -> Node:
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            what = node.func.id if isinstance(node.func, ast.Name) else _describe(node.func)
+            known = ", ".join(sorted(FUNCTIONS))
+            raise self.refuse(f"unknown function '{what}' (known: {known})", node)
+        function = FUNCTIONS[node.func.id]
+        if node.keywords:
+            raise self.refuse(f"{function.name}() takes no named arguments", node.keywords[0])
+        if len(node.args) != function.arity:
+            plural = "s" if function.arity > 1 else ""
+            raise self.refuse(
+                f"{function.name}() takes {function.arity} argument{plural}, not {len(node.args)}", node
+            )
+        args = tuple(self.build(arg, depth + 1) for arg in node.args)
+        return self.bounded(Node(function.name, args, text=text, column=column), node)
+
+    def number(self, node: ast.Constant) -> Fraction:
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.refuse(f"'{_describe(node)}' is not a number", node)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.refuse("this number is too large", node)
+        if abs(value) > self.limits.max_constant:
+            raise self.refuse(
+                f"the number {value:g} is larger than the limit {self.limits.max_constant:g}", node
+            )
+        # repr of a float is the shortest text that gives it back, so 0.1 becomes exactly 1/10.
+        return Fraction(value) if isinstance(value, int) else Fraction(repr(value))
+
+    def check_power(self, exponent: Node, node: ast.BinOp) -> None:
+        if _symbols_in_order(exponent):
+            return
+        value = _constant_value(exponent)
+        if not math.isfinite(value) or abs(value) > self.limits.max_exponent:
+            raise InputError(
+                f"the exponent {exponent.text} is larger than the limit {self.limits.max_exponent:g}",
+                column=self.column(node.right),
+            )
+
+    def bounded(self, built: Node, node: ast.AST) -> Node:
+        """A sub-expression without variables is a number: keep it within the constant limit."""
+        if not _symbols_in_order(built):
+            value = _constant_value(built)
+            if not math.isfinite(value) or abs(value) > self.limits.max_constant:
+                raise self.refuse(f"{built.text} is larger than the limit {self.limits.max_constant:g}", node)
+        return built
+
+
+def _describe(node: ast.AST) -> str:
+    try:
+        text = ast.unparse(node)
+    except Exception:  # noqa: BLE001 - a description only; any failure falls back to the node type
+        text = type(node).__name__
+    return text if len(text) <= 30 else text[:27] + "..."
+
+
+def _symbols_in_order(node: Node) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.op == "input":
+            seen.setdefault(current.name, None)
+        stack.extend(reversed(current.children))
+    return tuple(seen)
+
+
+def _constant_value(node: Node) -> float:
+    """Value of a sub-expression without variables, in floats (bounded work: inputs are bounded)."""
+    from tutor.engine.graph import float_op  # one place defines how each op computes
+
+    if node.op == "const":
+        return float(node.value)
+    return float_op(node.op, [_constant_value(child) for child in node.children])
+
+
+def _to_sympy(node: Node, symbols: dict[str, sp.Symbol]) -> sp.Expr:
+    if node.op == "input":
+        return symbols[node.name]
+    if node.op == "const":
+        return sp.Rational(node.value.numerator, node.value.denominator)
+    args = [_to_sympy(child, symbols) for child in node.children]
+    match node.op:
+        case "add":
+            return args[0] + args[1]
+        case "sub":
+            return args[0] - args[1]
+        case "mul":
+            return args[0] * args[1]
+        case "div":
+            return args[0] / args[1]
+        case "pow":
+            return args[0] ** args[1]
+        case "neg":
+            return -args[0]
+        case "pos":
+            return args[0]
+    return FUNCTIONS[node.op].sympy(*args)
+
+
+def _check_exponents(expr: sp.Expr, limits: Limits) -> None:
+    """SymPy folds (x**a)**b into x**(a*b): keep folded exponents small enough to evaluate."""
+    bound = limits.max_exponent**2
+    for power in expr.atoms(sp.Pow):
+        exponent = power.exp
+        if exponent.is_Number and abs(float(exponent)) > bound:
+            raise InputError(f"the combined exponent {exponent} is larger than the limit {bound:g}")

@@ -1,0 +1,88 @@
+"""Hard limits on the work one question may cause.
+
+SymPy can run for hours on hostile input and is not thread-safe, so every analysis runs in a worker
+process (a pebble pool) with a time limit and an address-space limit. A worker that runs over its time
+is killed and replaced; one that runs out of memory fails inside itself. Either way the caller gets a
+``TooExpensive`` error in seconds and the service goes on answering others.
+
+Why pebble: it kills a single timed-out task's process and restarts it, which
+``concurrent.futures.ProcessPoolExecutor`` cannot do (a stuck task there blocks its worker forever).
+Workers are kept between questions, so the compiled-function cache in each stays warm.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import threading
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from pebble import ProcessExpired, ProcessPool
+
+from tutor.config import Limits
+from tutor.engine import Question, TooExpensive, answer
+
+
+def _limit_worker(memory_mb: int) -> None:
+    # One BLAS thread per worker: the machine's cores are for concurrent questions, not one matrix.
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _answer_in_worker(question: Question, limits: Limits) -> dict:
+    try:
+        return answer(question, limits)
+    except MemoryError:
+        raise TooExpensive(
+            f"answering this needs more than {limits.worker_memory_mb} MB of memory", "expression"
+        ) from None
+    except RecursionError:
+        raise TooExpensive("the expression is too deeply nested to differentiate", "expression") from None
+
+
+class Analyzer:
+    """Answers questions in worker processes. One per process; safe to share between threads."""
+
+    def __init__(self, limits: Limits | None = None, workers: int = 1, context: str = "forkserver"):
+        self.limits = limits or Limits()
+        self.workers = workers
+        self.context = context
+        self._pool: ProcessPool | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def _get_pool(self) -> ProcessPool:
+        with self._lock:
+            # A pool does not survive fork (gunicorn forks workers): each process makes its own.
+            if self._pool is None or self._pid != os.getpid():
+                context = multiprocessing.get_context(self.context)
+                if self.context == "forkserver":
+                    # The fork server imports the engine once; every worker then starts warm.
+                    context.set_forkserver_preload(["tutor.engine", "tutor.sandbox"])
+                self._pool = ProcessPool(
+                    max_workers=self.workers,
+                    initializer=_limit_worker,
+                    initargs=(self.limits.worker_memory_mb,),
+                    context=context,
+                )
+                self._pid = os.getpid()
+            return self._pool
+
+    def answer(self, question: Question) -> dict:
+        seconds = self.limits.seconds_per_question
+        future = self._get_pool().schedule(_answer_in_worker, args=(question, self.limits), timeout=seconds)
+        try:
+            return future.result()
+        except FutureTimeout:
+            raise TooExpensive(f"answering this took longer than {seconds:g} seconds", "expression") from None
+        except ProcessExpired:
+            raise TooExpensive("the worker answering this ran out of resources", "expression") from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None and self._pid == os.getpid():
+                self._pool.stop()
+                self._pool.join()
+            self._pool = None
