@@ -76,8 +76,15 @@ def _compile(expr: sp.Expr, names: tuple[str, ...]) -> Compiled:
 @lru_cache(maxsize=256)
 def _hessian_function(compiled: Compiled) -> Callable[..., Sequence[Sequence[object]]]:
     symbols = [sp.Symbol(name, real=True) for name in compiled.names]
-    rows = [[sp.diff(partial, symbol) for symbol in symbols] for partial in compiled.partials]
+    rows = [[_without_delta(sp.diff(partial, symbol)) for symbol in symbols] for partial in compiled.partials]
     return _lambdify(symbols, rows)
+
+
+def _without_delta(expr: sp.Expr) -> sp.Expr:
+    """The curvature of abs, relu, max and min: 0 off the kink (the kink itself is flagged elsewhere).
+
+    SymPy writes the second derivative of a kink as DiracDelta, which has no numeric value."""
+    return expr.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
 
 
 def _lambdify(symbols: list[sp.Symbol], expr: object) -> Callable[..., object]:

@@ -1,0 +1,127 @@
+"""Hostile input: refused quickly, with a one-line reason, and nothing executed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import sympy
+
+from tutor.config import Limits
+from tutor.engine import InputError, Question, TooExpensive, answer, parse_expression
+from tutor.sandbox import Analyzer
+
+CANARY = Path("/tmp/tutor-hostile-canary")
+
+CODE_EXECUTION = [
+    f"__import__('os').system('touch {CANARY}')",
+    f"exp(x).__class__.__init__.__globals__['os'].system('touch {CANARY}')",
+    "x.__class__",
+    "(lambda: 1)()",
+    "[x for x in ()]",
+    "'abc'",
+    "x[0]",
+    "x if y else z",
+    "x == y",
+    "open('/etc/passwd')",
+    "eval('1')",
+    "exec('1')",
+    "sympify('x')",
+    "exp(x=1)",
+    "exp(*x)",
+    "x; y",
+    "x := 1",
+    "import os",
+    "x and y",
+    "1j*x",
+    "True*x",
+]
+
+EXPENSIVE = [
+    "9**9**9",
+    "x**(10**10)",
+    "2**1000*x",
+    "x**1e308",
+    "1e400*x",
+    "((x**64)**64)**64",
+    "(" * 300 + "x" + ")" * 300,
+    "exp(" * 60 + "x" + ")" * 60,
+    "+".join(["x"] * 400),
+    "x" * 600,
+    "+".join(f"a{i}" for i in range(40)),
+]
+
+
+@pytest.fixture(autouse=True)
+def sympy_string_functions_are_never_called(monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a SymPy string parser was called")
+
+    monkeypatch.setattr(sympy, "sympify", forbidden)
+    monkeypatch.setattr(sympy.parsing.sympy_parser, "parse_expr", forbidden)
+    CANARY.unlink(missing_ok=True)
+    yield
+    assert not CANARY.exists(), "hostile input ran code"
+
+
+@pytest.mark.parametrize("expression", CODE_EXECUTION + EXPENSIVE)
+def test_refused_in_bounded_time_with_one_line(expression):
+    started = time.perf_counter()
+    with pytest.raises(InputError) as error:
+        parse_expression(expression)
+    assert time.perf_counter() - started < 1.0
+    message = str(error.value)
+    assert "\n" not in message and len(message) < 400
+    assert error.value.field == "expression"
+
+
+def test_refusals_say_where():
+    with pytest.raises(InputError) as error:
+        parse_expression("x + y.real")
+    assert error.value.column == 5
+    with pytest.raises(InputError) as error:
+        parse_expression("x^2 + 3^99")
+    assert error.value.column == 9  # the exponent 99, in the learner's own columns
+    with pytest.raises(InputError) as error:
+        parse_expression("x + 2²")
+    assert error.value.column == 6 and "x**2" in error.value.message
+
+
+def test_caret_is_power_with_maths_precedence():
+    assert parse_expression("x^2 + y^2").canonical == parse_expression("x**2 + y**2").canonical
+
+
+def test_a_variable_named_like_a_module_cannot_shadow_the_generated_code():
+    document = answer(Question("numpy*exp(math)", {"numpy": 2, "math": 0}, 0.1))
+    assert document["loss"] == 2
+
+
+def test_the_sandbox_kills_runaway_work_and_keeps_answering():
+    # Parse limits raised so the work gets past them and only the clock stops it.
+    limits = Limits(seconds_per_question=0.5, max_expression_length=5000, max_nodes=2000, max_depth=50)
+    analyzer = Analyzer(limits, context="fork")
+    try:
+        # Within every parse limit, but far too slow for half a second: a big Hessian of nested terms.
+        names = [f"w{i}" for i in range(30)]
+        heavy = "*".join(
+            f"sigmoid(tanh(sin({n})*cos({m})))" for n, m in zip(names, reversed(names), strict=True)
+        )
+        started = time.perf_counter()
+        with pytest.raises(TooExpensive):
+            analyzer.answer(Question(heavy, {n: 0.3 for n in names}, 0.1, steps=1000))
+        assert time.perf_counter() - started < 5
+        document = analyzer.answer(Question("x**2", {"x": 1}, 0.1))
+        assert document["loss"] == 1
+    finally:
+        analyzer.close()
+
+
+def test_the_sandbox_refuses_what_needs_too_much_memory():
+    analyzer = Analyzer(Limits(worker_memory_mb=64), context="fork")
+    try:
+        with pytest.raises(TooExpensive):
+            # An expression no earlier test compiled: a forked worker inherits the parent's cache.
+            analyzer.answer(Question("tanh(q1)*q2 + sin(q3*q1)", {"q1": 1, "q2": 2, "q3": 3}, 0.1))
+    finally:
+        analyzer.close()
