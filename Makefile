@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is a step of those.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: setup setup-test run test lint format bench clean
+
+# The virtualenv is rebuilt when pyproject.toml changes.
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# torch is only the oracle for optimizer tests and the benchmark baseline (a CPU wheel, see README).
+$(BIN)/.installed-test: $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[test,torch]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+setup-test: $(BIN)/.installed-test
+
+run: setup
+	$(BIN)/tutor db upgrade
+	$(BIN)/tutor serve --host $(HOST) --port $(PORT)
+
+lint: setup-test
+	$(BIN)/ruff check tutor tests migrations bench
+	$(BIN)/ruff format --check tutor tests migrations bench
+
+test: lint
+	$(BIN)/pytest
+
+format: setup-test
+	$(BIN)/ruff check --fix tutor tests migrations bench
+	$(BIN)/ruff format tutor tests migrations bench
+
+bench: setup-test
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
