@@ -1,0 +1,95 @@
+"""`make bench`: run every benchmark, print a table, write bench/results/latest.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from bench import engine, torch_baseline
+from bench.cases import CASES
+
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+
+
+def machine() -> dict:
+    return {
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--skip-service", action="store_true", help="only the engine benchmarks")
+    args = parser.parse_args()
+
+    results: dict = {"machine": machine()}
+    results["engine"] = engine.run(CASES)
+    baseline = torch_baseline.run(CASES)
+    rows = [["case", "params", "cold ms", "warm ms", "torch eager ms", "torch / warm"]]
+    for name, r in results["engine"].items():
+        r.update(baseline[name])
+        rows.append(
+            [
+                name,
+                str(r["parameters"]),
+                f"{r['cold_ms']:.1f}",
+                f"{r['warm_ms']:.2f}",
+                f"{r['torch_eager_ms']:.1f}",
+                f"{r['torch_eager_ms'] / r['warm_ms']:.1f}x",
+            ]
+        )
+    print("Engine, 100 steps of simultaneous and sequential, median of repeats\n")
+    print(table(rows))
+    print("\nWarm phases (ms)\n")
+    phase_names = list(next(iter(results["engine"].values()))["warm_phases_ms"])
+    rows = [["case", *phase_names]]
+    for name, r in results["engine"].items():
+        rows.append([name, *(f"{r['warm_phases_ms'][p]:.2f}" for p in phase_names)])
+    print(table(rows))
+    print("\nCold phases (ms)\n")
+    rows = [["case", *phase_names]]
+    for name, r in results["engine"].items():
+        rows.append([name, *(f"{r['cold_phases_ms'][p]:.1f}" for p in phase_names)])
+    print(table(rows))
+
+    results["growth"] = engine.growth(CASES["neuron"])
+    print("\nGrowth: neuron, steps 1 -> 1000\n")
+    rows = [["steps", "total ms", "per step us"]]
+    for steps, r in results["growth"]["steps"].items():
+        rows.append([str(steps), f"{r['total_ms']:.2f}", f"{r['per_step_us']:.1f}"])
+    print(table(rows))
+    print("\nGrowth: linear model, 100 steps, parameters 2 -> 24\n")
+    rows = [["parameters", "warm ms"]]
+    for n, r in results["growth"]["parameters"].items():
+        rows.append([str(n), f"{r['warm_ms']:.2f}"])
+    print(table(rows))
+
+    if not args.skip_service:
+        from bench import service
+
+        results["service"] = service.run()
+        print("\nService: POST /api/v1/cases under gunicorn on loopback\n")
+        print(service.format_table(results["service"]))
+
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
