@@ -1,0 +1,231 @@
+"""Cases: ask a question and keep the answer; list, search, show, delete and re-run saved cases.
+
+Used by the CLI now and the HTTP API and web pages later; nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy.exc import IntegrityError
+
+from tutor.config import Settings
+from tutor.engine import InputError, Question
+from tutor.persistence.database import Database
+from tutor.persistence.models import Case
+from tutor.persistence.repository import OUTCOMES, CaseFilter, CaseRepository
+
+__all__ = [
+    "OUTCOMES",
+    "Analyzer",
+    "CaseFilter",
+    "CaseNotFound",
+    "CasePage",
+    "CaseService",
+    "case_document",
+    "case_summary",
+    "question_from_input",
+]
+
+MAX_PER_PAGE = 100
+
+
+class Analyzer(Protocol):
+    def answer(self, question: Question) -> dict: ...
+
+
+class CaseNotFound(LookupError):
+    def __init__(self, case_id: str):
+        super().__init__(f"no case with id '{case_id}'")
+        self.case_id = case_id
+
+
+@dataclass(frozen=True)
+class CasePage:
+    items: list[dict[str, Any]]  # case summaries, newest first
+    total: int  # matching cases on every page
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "items": self.items,
+            "total": self.total,
+            "page": self.page,
+            "per_page": self.per_page,
+            "pages": self.pages,
+        }
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def case_document(case: Case) -> dict[str, Any]:
+    """The case document: the analysis document as saved, plus who asked, when, and its parent."""
+    return {
+        "id": case.id,
+        "created_at": iso(case.created_at),
+        "source": case.source,
+        "question": case.question,
+        "parent_id": case.parent_id,
+        **case.document,
+    }
+
+
+def case_summary(case: Case) -> dict[str, Any]:
+    """A listing's row: the case's columns, not its document."""
+    return {
+        "id": case.id,
+        "created_at": iso(case.created_at),
+        "source": case.source,
+        "question": case.question,
+        "parent_id": case.parent_id,
+        "engine_version": case.engine_version,
+        "expression": case.expression,
+        "canonical_expression": case.canonical_expression,
+        "parameters": case.parameters,
+        "fixed": case.fixed,
+        "point": case.point,
+        "learning_rate": case.learning_rate,
+        "steps": case.steps,
+        "order": case.order,
+        "outcome": case.outcome,
+    }
+
+
+def question_from_input(given: Mapping[str, Any], **changes: Any) -> Question:
+    """The Question a saved ``document["input"]`` was asked as, with ``changes`` applied.
+
+    Keys the Question does not know are left out, so cases saved by an older or newer engine replay
+    with whatever both understand.
+    """
+    known = {f.name for f in dataclasses.fields(Question)}
+    values = {name: value for name, value in given.items() if name in known}
+    for name in ("fixed", "order", "methods"):
+        if values.get(name) is not None:
+            values[name] = tuple(values[name])
+    values.update(changes)
+    return Question(**values)
+
+
+class CaseService:
+    def __init__(self, database: Database, analyzer: Analyzer, *, clock=None):
+        self.database = database
+        self.analyzer = analyzer
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, analyzer: Analyzer) -> CaseService:
+        """The service on the database ``settings.database_url`` names (migrated with `tutor db upgrade`)."""
+        return cls(Database.from_url(settings.database_url), analyzer)
+
+    def close(self) -> None:
+        self.database.dispose()
+
+    def ask(
+        self,
+        question: Question,
+        *,
+        source: str,
+        question_text: str | None = None,
+        idempotency_key: str | None = None,
+        parent_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Answers the question and saves the case; returns the case document.
+
+        With an idempotency key already used by this source, returns that case instead: no second
+        answer, no second row, even when two requests with the key race each other.
+        Raises InputError for a question the engine refuses, CaseNotFound for an unknown parent.
+        """
+        if not source:
+            raise ValueError("a case needs a source")
+        if idempotency_key is not None:
+            existing = self._by_idempotency_key(source, idempotency_key)
+            if existing is not None:
+                return existing
+        if parent_id is not None:
+            self.get(parent_id)
+        document = self.analyzer.answer(question)
+        try:
+            with self.database.session(write=True) as session:
+                case = CaseRepository(session).add(
+                    document,
+                    created_at=self._clock(),
+                    source=source,
+                    question=question_text,
+                    idempotency_key=idempotency_key,
+                    parent_id=parent_id,
+                )
+                saved = case_document(case)
+        except IntegrityError:
+            # The session has rolled back. Another request with this key won the race: its case is
+            # the answer. Anything else (the parent deleted meanwhile) is a real error.
+            if idempotency_key is not None:
+                winner = self._by_idempotency_key(source, idempotency_key)
+                if winner is not None:
+                    return winner
+            raise
+        return saved
+
+    def _by_idempotency_key(self, source: str, key: str) -> dict[str, Any] | None:
+        with self.database.session() as session:
+            case = CaseRepository(session).by_idempotency_key(source, key)
+            return case_document(case) if case is not None else None
+
+    def get(self, case_id: str) -> dict[str, Any]:
+        with self.database.session() as session:
+            case = CaseRepository(session).get(case_id)
+            if case is None:
+                raise CaseNotFound(case_id)
+            return case_document(case)
+
+    def list(self, where: CaseFilter | None = None, *, page: int = 1, per_page: int = 20) -> CasePage:
+        """One page of case summaries, newest first. ``page`` counts from 1."""
+        if page < 1:
+            raise ValueError("the page must be 1 or more")
+        if not 1 <= per_page <= MAX_PER_PAGE:
+            raise ValueError(f"per page must be from 1 to {MAX_PER_PAGE}")
+        with self.database.session() as session:
+            cases, total = CaseRepository(session).page(
+                where or CaseFilter(), offset=(page - 1) * per_page, limit=per_page
+            )
+            return CasePage([case_summary(case) for case in cases], total, page, per_page)
+
+    def each(self, where: CaseFilter | None = None) -> Iterator[dict[str, Any]]:
+        """Every matching case document, newest first, read in batches (for exports)."""
+        with self.database.session() as session:
+            for case in CaseRepository(session).each(where or CaseFilter()):
+                yield case_document(case)
+                session.expunge(case)  # an export of every case must not keep every case in memory
+
+    def delete(self, case_id: str) -> None:
+        with self.database.session(write=True) as session:
+            if not CaseRepository(session).delete(case_id):
+                raise CaseNotFound(case_id)
+
+    def rerun(self, case_id: str, learning_rate: float, *, source: str | None = None) -> dict[str, Any]:
+        """The same question with another learning rate, saved as a new case whose parent is this one.
+
+        ``source`` is who asked for the re-run; by default the parent's.
+        """
+        parent = self.get(case_id)
+        try:
+            question = question_from_input(parent["input"], learning_rate=learning_rate)
+        except TypeError as error:
+            raise InputError(f"this case cannot be replayed by this engine: {error}", "input") from None
+        return self.ask(
+            question,
+            source=source or parent["source"],
+            question_text=parent["question"],
+            parent_id=case_id,
+        )
