@@ -1,0 +1,386 @@
+"""The pages through Flask's test client, on a migrated SQLite database and the real analysis workers.
+
+CSRF stays on: every POST carries the token the page gave out, as a browser's would.
+"""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from pathlib import Path
+
+import pytest
+
+from tutor.config import Settings
+from tutor.persistence.migrate import upgrade
+from tutor.services.cases import CaseNotFound
+from tutor.web import create_app
+from tutor.web.pages.examples import EXAMPLES
+
+ADMIN_TOKEN = "reviewer-token-for-tests"
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pages")
+    database_url = f"sqlite:///{root / 'tutor.sqlite3'}"
+    upgrade(database_url)
+    settings = Settings(
+        database_url=database_url,
+        secret_key="test-secret",
+        admin_token=ADMIN_TOKEN,
+        public_url="https://tutor.example",
+    )
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(root / "instance"))
+    app = create_app(settings, TESTING=True, RATELIMIT_ENABLED=False)
+    monkeypatch.undo()
+    yield app
+    app.extensions["tutor"].close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_token(html: str) -> str:
+    match = CSRF.search(html)
+    assert match, "the page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+def input_tag(html: str, field: str) -> str:
+    match = re.search(rf'<(?:input|textarea)[^>]*\bid="{field}"[^>]*>', html)
+    assert match, f"no input {field}"
+    return match.group(0)
+
+
+def ask(client, **fields) -> object:
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    form = {"expression": "", "point": "", "learning_rate": "", "steps": "1", "fixed": "", "order": ""}
+    form.update(fields)
+    return client.post("/", data={**form, "csrf_token": token})
+
+
+def asked_case(client, **fields) -> str:
+    response = ask(client, **fields)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return response.headers["Location"]
+
+
+def sign_in(client) -> None:
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={"token": ADMIN_TOKEN, "csrf_token": token})
+    assert response.status_code == 303
+
+
+# --- the ask page ---------------------------------------------------------------------------------
+
+
+def test_ask_page_has_labelled_fields_and_examples(client):
+    response = client.get("/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    for name in ("expression", "point", "learning_rate", "steps", "fixed", "order", "question"):
+        assert f'<label for="{name}">' in html
+        assert f'name="{name}"' in html
+    for example in EXAMPLES:
+        assert f'href="/?example={example.slug}"' in html
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.slug)
+def test_example_link_prefills_the_form(client, example):
+    html = client.get(f"/?example={example.slug}").get_data(as_text=True)
+    for name in ("expression", "point", "learning_rate", "steps", "fixed"):
+        value = re.search(r'value="([^"]*)"', input_tag(html, name))
+        assert value and unescape(value.group(1)) == getattr(example, name)
+
+
+def test_query_string_prefills_the_form(client):
+    html = client.get("/?expression=x*y&point=x%3D1,y%3D2&learning_rate=0.1").get_data(as_text=True)
+    assert 'value="x*y"' in html and 'value="x=1,y=2"' in html and 'value="0.1"' in html
+
+
+def test_asking_stores_the_case_and_redirects_to_it(client, app):
+    location = asked_case(client, expression="(x+y)*z", point="x=-2, y=5, z=-4", learning_rate="0.01")
+    assert re.fullmatch(r"/cases/[A-Za-z0-9_-]+", location)
+    case = app.extensions["tutor"].cases.get(location.rsplit("/", 1)[1])
+    assert case["source"] == "web"
+    assert case["input"]["expression"] == "(x+y)*z"
+
+
+def test_bad_expression_keeps_the_input_and_shows_the_column(client):
+    response = ask(client, expression="x + * y", point="x=1, y=2", learning_rate="0.5", question="why?")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'value="x + * y"' in html and 'value="x=1, y=2"' in html and 'value="0.5"' in html
+    assert "why?</textarea>" in html
+    error = re.search(r'<div class="error" id="expression-error">(.*?)</div>', html, re.S)
+    assert error and "(column 5)" in error.group(1)
+    assert 'aria-invalid="true"' in html
+    assert "x + * y\n    ^</pre>" in html
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"expression": "x*y", "point": "x=1", "learning_rate": "0.1"}, "point"),
+        ({"expression": "x*y", "point": "x=1, y=2", "learning_rate": "fast"}, "learning_rate"),
+        ({"expression": "x*y", "point": "x=1, y=2", "learning_rate": "0.1", "steps": "0"}, "steps"),
+        ({"expression": "x*y", "point": "x=1, y=2", "learning_rate": "0.1", "fixed": "x, y"}, "fixed"),
+        ({"expression": "x*y", "point": "x=1, y=2", "learning_rate": "0.1", "order": "q"}, "order"),
+        ({"expression": "", "point": "x=1", "learning_rate": "0.1"}, "expression"),
+    ],
+)
+def test_each_bad_field_gets_its_own_message(client, fields, field):
+    response = ask(client, **fields)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f'id="{field}-error"' in html
+    assert 'aria-invalid="true"' in input_tag(html, field)
+
+
+def test_missing_csrf_token_is_refused(client):
+    response = client.post("/", data={"expression": "x", "point": "x=1", "learning_rate": "0.1"})
+    assert response.status_code == 400
+    assert "security token" in response.get_data(as_text=True)
+
+
+def test_question_text_is_escaped_everywhere(client):
+    attack = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    location = asked_case(client, expression="x*y", point="x=1, y=2", learning_rate="0.1", question=attack)
+    html = client.get(location).get_data(as_text=True)
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+
+
+# --- the answer page ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def flip_case(app):
+    client = app.test_client()
+    return asked_case(
+        client, expression="x*y", point="x=0.1, y=0.5", learning_rate="1", question="Does z flip y?"
+    )
+
+
+def test_answer_page_shows_the_numbers_of_the_case(client, app, flip_case):
+    case = app.extensions["tutor"].cases.get(flip_case.rsplit("/", 1)[1])
+    html = client.get(flip_case).get_data(as_text=True)
+    assert "<math" in html and "<mi>y</mi>" in html  # f and its partials as MathML
+    assert '<svg class="graph"' in html and 'id="graph-table"' in html
+    assert 'id="simultaneous-table"' in html and 'id="sequential-table"' in html
+    assert 'class="flip"' in html and "slope flipped sign" in html  # updating x flips ∂f/∂y
+    simultaneous = case["trials"][0]["steps"][0]["loss"]
+    assert re.search(
+        rf'data-loss="simultaneous"><span class="num">{re.escape(fmt(simultaneous))}</span>', html
+    )
+    assert "Does z flip y?" in html
+    assert "https://tutor.example" + flip_case in html  # the permalink uses the configured address
+    assert '<textarea id="markdown" readonly' in html
+    for name in ("loss", "line", "contour"):
+        assert f'src="{flip_case}/plots/{name}.png"' in html
+
+
+def fmt(value):
+    from tutor.engine.numbers import fmt as engine_fmt
+
+    return engine_fmt(value)
+
+
+@pytest.mark.parametrize("name", ["loss", "line", "contour"])
+def test_plots_are_png_and_cached(client, app, flip_case, name):
+    response = client.get(f"{flip_case}/plots/{name}.png")
+    assert response.status_code == 200
+    assert response.mimetype == "image/png"
+    assert response.data.startswith(b"\x89PNG")
+    cached = app.config["PLOT_CACHE_DIR"] + f"/{flip_case.rsplit('/', 1)[1]}/{name}.png"
+    with open(cached, "rb") as file:
+        assert file.read() == response.data
+
+
+def test_unknown_plot_and_unknown_case_are_404_pages(client, flip_case):
+    assert client.get(f"{flip_case}/plots/nothing.png").status_code == 404
+    response = client.get("/cases/doesnotexist")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "There is nothing here" in response.get_data(as_text=True)
+    assert client.get("/cases/..%2Fetc").status_code == 404
+
+
+def test_rerun_makes_a_new_case_with_the_new_rate(client, app, flip_case):
+    token = csrf_token(client.get(flip_case).get_data(as_text=True))
+    response = client.post(f"{flip_case}/rerun", data={"learning_rate": "0.25", "csrf_token": token})
+    assert response.status_code == 303
+    new = app.extensions["tutor"].cases.get(response.headers["Location"].rsplit("/", 1)[1])
+    assert new["input"]["learning_rate"] == 0.25
+    assert new["parent_id"] == flip_case.rsplit("/", 1)[1]
+
+
+def test_rerun_with_a_bad_rate_reshows_the_case(client, flip_case):
+    token = csrf_token(client.get(flip_case).get_data(as_text=True))
+    response = client.post(f"{flip_case}/rerun", data={"learning_rate": "-1", "csrf_token": token})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="learning_rate-error"' in html and 'value="-1"' in html
+
+
+def test_undefined_point_still_answers_without_plots(client):
+    location = asked_case(client, expression="log(x)", point="x=-1", learning_rate="0.1")
+    html = client.get(location).get_data(as_text=True)
+    assert "no finite value at this point" in html
+    assert "/plots/" not in html.split('id="share-heading"')[0]
+
+
+# --- review ---------------------------------------------------------------------------------------
+
+
+def test_review_requires_sign_in(client):
+    response = client.get("/cases?search=x")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_wrong_token_is_refused(client):
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={"token": "guess", "csrf_token": token})
+    assert response.status_code == 403
+    assert "not the admin token" in response.get_data(as_text=True)
+    assert client.get("/cases").status_code == 302
+
+
+def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(client):
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    response = client.post("/login?next=/cases?page=1", data={"token": ADMIN_TOKEN, "csrf_token": token})
+    assert response.headers["Location"] == "/cases?page=1"
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/").get_data(as_text=True))})
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    response = client.post("/login?next=//evil.example/", data={"token": ADMIN_TOKEN, "csrf_token": token})
+    assert response.headers["Location"] == "/cases"
+
+
+def test_reviewer_finds_filters_and_deletes_a_case(client, app):
+    location = asked_case(
+        client, expression="x**2 + 100*y**2", point="x=1, y=1", learning_rate="0.011", steps="3"
+    )
+    case_id = location.rsplit("/", 1)[1]
+    sign_in(client)
+    html = client.get("/cases?search=100*y").get_data(as_text=True)
+    assert f'href="/cases/{case_id}"' in html
+    assert "x**2 + 100*y**2" in html
+    html = client.get("/cases?source=api").get_data(as_text=True)
+    assert f'href="/cases/{case_id}"' not in html
+    client.get(f"{location}/plots/loss.png")
+    plot_folder = Path(app.config["PLOT_CACHE_DIR"]) / case_id
+    assert plot_folder.exists()
+    response = client.post(f"/cases/{case_id}/delete", data={"csrf_token": csrf_token(html)})
+    assert response.status_code == 303
+    assert "Deleted the case" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert client.get(location).status_code == 404
+    with pytest.raises(CaseNotFound):
+        app.extensions["tutor"].cases.get(case_id)
+    assert not plot_folder.exists()
+
+
+def test_delete_needs_csrf_and_a_reviewer(client, flip_case):
+    case_id = flip_case.rsplit("/", 1)[1]
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    response = client.post(f"/cases/{case_id}/delete", data={"csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    sign_in(client)
+    assert client.post(f"/cases/{case_id}/delete").status_code == 400
+    assert client.get(flip_case).status_code == 200
+
+
+def test_bearer_token_opens_the_review_list(client):
+    assert client.get("/cases", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).status_code == 200
+    assert client.get("/cases", headers={"Authorization": "Bearer wrong"}).status_code == 302
+
+
+# --- the foundation: headers, errors, API docs --------------------------------------------------
+
+
+def test_every_response_carries_the_security_headers(client, flip_case):
+    for path in ("/", flip_case, f"{flip_case}/plots/loss.png", "/cases/missing", "/static/tutor.css"):
+        headers = client.get(path).headers
+        policy = headers["Content-Security-Policy"]
+        for directive in (
+            "default-src 'self'",
+            "img-src 'self' data:",
+            "style-src 'self'",
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+        ):
+            assert directive in policy
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["Referrer-Policy"]
+
+
+def test_pages_have_no_inline_script_or_style(client, flip_case):
+    for path in ("/", flip_case, "/login", "/docs"):
+        html = client.get(path).get_data(as_text=True)
+        assert not re.search(r"<script(?![^>]*\bsrc=)", html)
+        assert "<style" not in html and " style=" not in html
+        # Nothing is loaded from elsewhere: every src and stylesheet is a path on this site.
+        assert all(url.startswith("/") for url in re.findall(r'\bsrc="([^"]*)"', html))
+        assert all(url.startswith("/") for url in re.findall(r'<link[^>]*href="([^"]*)"', html))
+
+
+def test_api_paths_get_problem_json(client):
+    response = client.get("/api/nothing-here")
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["status"] == 404 and body["title"] == "Not Found" and body["type"] == "about:blank"
+    assert "detail" in body
+    response = client.get("/integrations/nothing")
+    assert response.mimetype == "application/problem+json"
+
+
+def test_too_large_request_is_413_not_500(client):
+    response = client.post("/", data={"question": "x" * 70_000})
+    assert response.status_code == 413
+    assert "Content-Security-Policy" in response.headers
+
+
+def test_method_not_allowed_is_a_page(client):
+    response = client.delete("/")
+    assert response.status_code == 405
+    assert response.mimetype == "text/html"
+
+
+def test_openapi_and_docs_are_local(client):
+    spec = client.get("/openapi.json")
+    assert spec.status_code == 200
+    assert spec.get_json()["info"]["title"] == "The backprop tutor API"
+    docs = client.get("/docs").get_data(as_text=True)
+    assert "/openapi.json" in docs
+    assert "cdn" not in docs.lower()
+
+
+def test_rate_limit_answers_429(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(tmp_path))
+    limited = create_app(
+        Settings(
+            database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", secret_key="s", rate_limit="2 per minute"
+        ),
+        TESTING=True,
+    )
+    client = limited.test_client()
+    statuses = [client.get("/").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    limited.extensions["tutor"].close()
+
+
+def test_without_a_secret_key_a_random_one_is_used_with_a_warning(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(tmp_path))
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    first, second = create_app(settings), create_app(settings)
+    assert first.secret_key and first.secret_key != second.secret_key
+    assert "TUTOR_SECRET_KEY is not set" in caplog.text
+    first.extensions["tutor"].close()
+    second.extensions["tutor"].close()

@@ -1,0 +1,100 @@
+"""Errors as RFC 9457 problem documents for machines and as a friendly page for people.
+
+Paths under /api/ and /integrations/ are read by programs, so they get ``application/problem+json``;
+every other path is a page. No response ever carries a traceback.
+"""
+
+from __future__ import annotations
+
+from apiflask import HTTPError
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError, UnprocessableEntity
+from werkzeug.http import HTTP_STATUS_CODES
+
+from tutor.engine import InputError
+
+MACHINE_PREFIXES = ("/api/", "/integrations/")
+
+# What a person should read instead of werkzeug's terse descriptions.
+FRIENDLY = {
+    400: "The request could not be understood. Go back, check the form and send it again.",
+    401: "You need to sign in to see this.",
+    403: "You are not allowed to do that.",
+    404: "There is nothing here. The case may have been deleted, or the address mistyped.",
+    405: "That page cannot be used like that.",
+    413: "That was more text than one question may carry. Shorten it and try again.",
+    422: "The question could not be answered as asked.",
+    429: "Too many requests from your address. Wait a minute, then try again.",
+    500: "Something went wrong on our side. The error has been logged; please try again later.",
+}
+CSRF_MESSAGE = (
+    "The form's security token was missing or has expired. Go back, reload the page and send the form again."
+)
+
+
+def wants_problem_json() -> bool:
+    return request.path.startswith(MACHINE_PREFIXES) or request.path.rstrip("/") in ("/api", "/integrations")
+
+
+def problem(status: int, detail: str, **extensions: object) -> Response:
+    """An RFC 9457 problem response; ``extensions`` become extra members (e.g. field, column)."""
+    body = {"type": "about:blank", "title": HTTP_STATUS_CODES.get(status, "Error"), "status": status}
+    body["detail"] = detail
+    body.update(extensions)
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def error_page(status: int, message: str) -> tuple[str, int]:
+    title = HTTP_STATUS_CODES.get(status, "Error")
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response | tuple[str, int]:
+        status = error.code or 500
+        if isinstance(error, CSRFError):
+            message = CSRF_MESSAGE
+        else:
+            message = FRIENDLY.get(status) or error.description or HTTP_STATUS_CODES.get(status, "Error")
+        if wants_problem_json():
+            response = problem(status, error.description or message)
+        else:
+            body, _ = error_page(status, message)
+            response = app.make_response((body, status))
+        # Keep what the error carries for clients: Allow on 405, Retry-After on 429, WWW-Authenticate.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
+
+    @app.errorhandler(HTTPError)
+    def api_error(error: HTTPError) -> Response | tuple[str, int]:
+        # APIFlask raises these for request validation; the details name the fields at fault.
+        status = error.status_code
+        if wants_problem_json():
+            extra = {"errors": error.detail} if error.detail else {}
+            response = problem(status, error.message or HTTP_STATUS_CODES.get(status, "Error"), **extra)
+            response.headers.update(error.headers or {})
+            return response
+        return error_page(status, FRIENDLY.get(status, error.message or "Error"))
+
+    @app.errorhandler(InputError)
+    def input_error(error: InputError) -> Response | tuple[str, int]:
+        # Pages catch InputError themselves to re-show the form; this is the net for everything else.
+        status = UnprocessableEntity.code
+        if wants_problem_json():
+            return problem(status, error.message, field=error.field, column=error.column)
+        return error_page(status, f"{FRIENDLY[status]} {error}")
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> Response | tuple[str, int]:
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        status = InternalServerError.code
+        if wants_problem_json():
+            return problem(status, FRIENDLY[status])
+        return error_page(status, FRIENDLY[status])

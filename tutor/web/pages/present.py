@@ -1,0 +1,167 @@
+"""What the answer page shows, worked out from a case document: the graph's layout, the first steps of
+both schemes side by side, the learning-rate summary, and the explanation as HTML."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from tutor.engine.numbers import fmt
+
+OP_SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "pow": "^", "neg": "−", "pos": "+"}
+BOX_WIDTH, BOX_HEIGHT, GAP_X, GAP_Y, MARGIN = 124, 60, 44, 14, 8
+# A diagram with more nodes than this is unreadable; the table still lists every node.
+MAX_DIAGRAM_NODES = 60
+
+# Raw HTML in Markdown is shown as text, never interpreted; links are checked by markdown-it.
+_markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
+# LaTeX needs a script to render; each $$ block in the explanation is followed by the same formula as
+# plain text, so the page drops the LaTeX and keeps the text.
+_LATEX_BLOCK = re.compile(r"^\$\$\n.*?\n\$\$\n?", re.DOTALL | re.MULTILINE)
+
+
+def explanation_html(markdown: str) -> Markup:
+    return Markup(_markdown.render(_LATEX_BLOCK.sub("", markdown)))  # noqa: S704 - html disabled above
+
+
+@dataclass(frozen=True)
+class Box:
+    id: int
+    x: int
+    y: int
+    heading: str
+    label: str
+    value: str
+    grad: str
+    kind: str  # input, const, op or output
+
+
+@dataclass(frozen=True)
+class Edge:
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+
+
+@dataclass(frozen=True)
+class Diagram:
+    width: int
+    height: int
+    boxes: list[Box]
+    edges: list[Edge]
+
+
+def diagram(graph: dict) -> Diagram | None:
+    """Inputs on the left, f on the right; each node one column right of its deepest input."""
+    nodes = graph["nodes"]
+    if not nodes or len(nodes) > MAX_DIAGRAM_NODES:
+        return None
+    depth: dict[int, int] = {}
+    for node in nodes:  # topological order: inputs come first
+        depth[node["id"]] = 1 + max((depth[i] for i in node["inputs"]), default=-1)
+    rows: dict[int, int] = {}
+    position: dict[int, tuple[int, int]] = {}
+    for node in nodes:
+        column = depth[node["id"]]
+        row = rows.get(column, 0)
+        rows[column] = row + 1
+        position[node["id"]] = (MARGIN + column * (BOX_WIDTH + GAP_X), MARGIN + row * (BOX_HEIGHT + GAP_Y))
+    boxes = []
+    for node in nodes:
+        x, y = position[node["id"]]
+        if node["id"] == graph["output"]:
+            kind = "output"
+        elif node["op"] in ("input", "const"):
+            kind = node["op"]
+        else:
+            kind = "op"
+        heading = node["label"] if kind in ("input", "const") else OP_SYMBOLS.get(node["op"], node["op"])
+        boxes.append(
+            Box(
+                node["id"],
+                x,
+                y,
+                _shorten(heading, 14),
+                node["label"],
+                fmt(node["value"]),
+                fmt(node["grad"]),
+                kind,
+            )
+        )
+    edges = []
+    for node in nodes:
+        x2, y2 = position[node["id"]]
+        for source in node["inputs"]:
+            x1, y1 = position[source]
+            edges.append(Edge(x1 + BOX_WIDTH, y1 + BOX_HEIGHT // 2, x2, y2 + BOX_HEIGHT // 2))
+    width = MARGIN * 2 + (max(depth.values()) + 1) * (BOX_WIDTH + GAP_X) - GAP_X
+    height = MARGIN * 2 + max(rows.values()) * (BOX_HEIGHT + GAP_Y) - GAP_Y
+    return Diagram(width, height, boxes, edges)
+
+
+def _shorten(text: str, length: int) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def first_steps(document: dict) -> dict[str, dict]:
+    """Step 1 of each scheme by method, for the side-by-side tables."""
+    return {trial["method"]: trial for trial in document["trials"] if trial["steps"]}
+
+
+def sign_flips(document: dict) -> list[dict]:
+    """Every sequential update whose slope changed sign because an earlier update moved, with its step."""
+    flips = []
+    for trial in document["trials"]:
+        for step in trial["steps"]:
+            for update in step.get("updates", []):
+                if update["sign_flip"]:
+                    flips.append({"method": trial["method"], "step": step["step"], **update})
+    return flips
+
+
+def winner(document: dict) -> str | None:
+    """The scheme with the lower final loss (None when tied or a trial is missing)."""
+    finals = {t["method"]: t["final_loss"] for t in document["trials"]}
+    simultaneous, sequential = finals.get("simultaneous"), finals.get("sequential")
+    if simultaneous is None or sequential is None or simultaneous == sequential:
+        return None
+    return "simultaneous" if simultaneous < sequential else "sequential"
+
+
+def learning_rate_position(analysis: dict) -> dict | None:
+    """The learner's η against the largest decreasing η, for the meter and its sentence."""
+    bound = analysis.get("max_decreasing_learning_rate")
+    if bound is None:
+        return None
+    rate = analysis["learning_rate"]
+    return {"rate": rate, "bound": bound, "ratio": rate / bound, "below": rate < bound}
+
+
+VERDICT_VERBS = {"decreases": "lowers", "increases": "raises", "unchanged": "does not change"}
+
+
+def summary(document: dict) -> str:
+    """The answer in one or two sentences, for the top of the page and the review list."""
+    analysis = document.get("analysis")
+    if analysis is None:
+        return (
+            "f or one of its partial derivatives has no finite value at this point, so no step can be taken."
+        )
+    if not document["gradient_norm"]:
+        return "The gradient is zero here, so gradient descent does not move, whatever the learning rate."
+    rate = fmt(analysis["learning_rate"])
+    verb = VERDICT_VERBS.get(analysis["verdict"])
+    if verb is None:
+        first = f"At η = {rate} the loss after one simultaneous step is not a finite number."
+    else:
+        after = document["loss"] + analysis["actual_change"]
+        first = f"At η = {rate} one simultaneous step {verb} the loss, from {fmt(document['loss'])} to {fmt(after)}."
+    bound = analysis["max_decreasing_learning_rate"]
+    if bound is None:
+        reason = analysis["max_decreasing_reason"].rstrip(".")
+        return f"{first} {reason[:1].upper()}{reason[1:]}."
+    return f"{first} Every η below {fmt(bound)} lowers it."

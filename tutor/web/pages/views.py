@@ -1,0 +1,335 @@
+"""The pages' routes. They stay thin: the engine checks questions, the case service stores and answers
+them, ``present`` and the templates lay the answer out."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
+from werkzeug.wrappers import Response
+
+from tutor import mathml, plots
+from tutor.engine import InputError, question_from_text
+from tutor.engine.numbers import fmt
+from tutor.engine.question import parse_number
+from tutor.services.cases import OUTCOMES as SERVICE_OUTCOMES
+from tutor.services.cases import CaseFilter, CaseNotFound, CaseService
+from tutor.web.auth import is_reviewer, reviewer_required, sign_in, sign_out, token_matches
+from tutor.web.extensions import limiter
+from tutor.web.pages import bp, present
+from tutor.web.pages.examples import BY_SLUG, EXAMPLES
+from tutor.web.pages.forms import AskForm, LoginForm, RerunForm
+
+PREFILLABLE = ("expression", "point", "learning_rate", "steps", "fixed", "order")
+PER_PAGE = 20
+# Case ids become file names in the plot cache, so anything else is not a case.
+CASE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+SOURCES = (("web", "web form"), ("api", "API"), ("discourse", "Discourse"), ("cli", "command line"))
+OUTCOME_LABELS = {
+    "simultaneous_better": "simultaneous ended lower",
+    "sequential_better": "sequential ended lower",
+    "tie": "tie",
+    "diverged": "diverged",
+}
+OUTCOMES = tuple((value, OUTCOME_LABELS.get(value, value)) for value in SERVICE_OUTCOMES)
+PLOT_TEXT = {
+    "loss": ("Loss after each step", "The loss after each step of both schemes."),
+    "line": (
+        "Change in the loss along −g against the learning rate",
+        "The change in f after one simultaneous step, for every η from 0 up: your η, the largest η that "
+        "still lowers the loss and the best η are marked; the dotted line is the first-order prediction.",
+    ),
+    "contour": (
+        "Contour map with both trajectories",
+        "Contour lines of f over the two parameters, with the simultaneous path (solid, circles) and the "
+        "sequential path (dashed, squares), which moves one axis at a time.",
+    ),
+}
+
+
+def case_service() -> CaseService:
+    return current_app.extensions["tutor"].cases
+
+
+def settings():
+    return current_app.config["TUTOR_SETTINGS"]
+
+
+@bp.app_template_filter("num")
+def number_filter(value: float | None) -> str:
+    return fmt(value)
+
+
+@bp.app_context_processor
+def reviewer_flag() -> dict:
+    return {"reviewer": is_reviewer()}
+
+
+@bp.route("/", methods=["GET", "POST"])
+def ask() -> str | Response | tuple[str, int]:
+    chosen = request.args.get("example", "")
+    if chosen in BY_SLUG:
+        prefill = BY_SLUG[chosen].form_data()
+    else:
+        # Forum posts can link to a prefilled form: /?expression=x*y&point=x=1,y=2&learning_rate=0.1
+        prefill = {name: request.args[name] for name in PREFILLABLE if name in request.args}
+    form = AskForm(data=prefill)
+    columns: dict[str, int] = {}
+    if form.validate_on_submit():
+        try:
+            question = question_from_text(
+                form.expression.data,
+                form.point.data,
+                form.learning_rate.data,
+                form.steps.data or "",
+                form.fixed.data or "",
+                form.order.data or "",
+            )
+            case = case_service().ask(
+                question, source="web", question_text=(form.question.data or "").strip() or None
+            )
+        except InputError as error:
+            columns = attach_error(form, error)
+        else:
+            return redirect(url_for(".case", case_id=case["id"]), code=303)
+    page = render_template("ask.html", form=form, examples=EXAMPLES, chosen=chosen, columns=columns)
+    return (page, 422) if form.errors else page
+
+
+def attach_error(form, error: InputError) -> dict[str, int]:
+    """Shows the engine's message next to the field it names; returns {field: column} for the caret."""
+    if error.field in form:
+        field = form[error.field]
+        field.errors = [*field.errors, error.message]
+        return {error.field: error.column} if error.column else {}
+    form.form_errors.append(str(error))
+    return {}
+
+
+def load_case(case_id: str) -> dict:
+    if not CASE_ID.match(case_id):
+        abort(404)
+    try:
+        return case_service().get(case_id)
+    except CaseNotFound:
+        abort(404)
+
+
+@bp.get("/cases/<case_id>")
+def case(case_id: str) -> str:
+    return render_case(load_case(case_id), RerunForm(data={"learning_rate": ""}))
+
+
+def render_case(case: dict, rerun_form: RerunForm, status: int = 200) -> tuple[str, int]:
+    case_id = str(case["id"])
+    permalink = absolute(url_for(".case", case_id=case_id))
+    available = plots.available(case)
+    plot_items = [
+        {
+            "name": name,
+            "url": url_for(".plot", case_id=case_id, name=name),
+            "alt": PLOT_TEXT[name][0],
+            "caption": PLOT_TEXT[name][1],
+        }
+        for name in available
+    ]
+    parent_id = case.get("parent_id")
+    meta = {
+        "created_at": case.get("created_at", ""),
+        "source": case.get("source", ""),
+        "question_text": case.get("question") or "",
+        "parent_url": url_for(".case", case_id=parent_id) if parent_id else None,
+    }
+    page = render_template(
+        "case.html",
+        case=case,
+        case_id=case_id,
+        meta=meta,
+        summary=present.summary(case),
+        formulas=formulas_for(case),
+        diagram=present.diagram(case["graph"]),
+        steps=present.first_steps(case),
+        flips=present.sign_flips(case),
+        winner=present.winner(case),
+        position=present.learning_rate_position(case["analysis"]) if case.get("analysis") else None,
+        plots=plot_items,
+        explanation=present.explanation_html(case["explanation"]["markdown"]),
+        permalink=permalink,
+        share_markdown=share_markdown(case, available, permalink),
+        rerun_form=rerun_form,
+    )
+    return page, status
+
+
+def formulas_for(case: dict) -> dict[str, Markup] | None:
+    try:
+        written = mathml.formulas(case["input"]["expression"], tuple(case["parameters"]), settings().limits)
+    except InputError:
+        # A case saved under older limits may no longer parse; the page shows the plain formulas then.
+        return None
+    # Safe: SymPy's printer wrote this from the engine's parsed expression, not from the learner's text.
+    return {name: Markup(text) for name, text in written.items()}  # noqa: S704
+
+
+def absolute(path: str) -> str:
+    # The configured public address, never the request's Host header, which a client chooses.
+    return settings().public_url + path
+
+
+def share_markdown(case: dict, available: list[str], permalink: str) -> str:
+    images = [
+        f"![{PLOT_TEXT[name][0]}]({absolute(url_for('.plot', case_id=str(case['id']), name=name))})"
+        for name in available
+    ]
+    parts = [
+        case["explanation"]["markdown"].rstrip(),
+        *images,
+        f"The whole answer, with the graph: {permalink}",
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+@bp.get("/cases/<case_id>/plots/<name>.png")
+@limiter.exempt  # each plot is drawn once per case, and cases are created under the rate limit
+def plot(case_id: str, name: str) -> Response:
+    case = load_case(case_id)
+    if name not in plots.available(case):
+        abort(404)
+    path = Path(current_app.config["PLOT_CACHE_DIR"]) / str(case["id"]) / f"{name}.png"
+    if not path.exists():
+        write_atomically(path, plots.render(case, name, settings().limits))
+    response = current_app.response_class(path.read_bytes(), mimetype="image/png")
+    # A case never changes (a re-run makes a new one), so its plots can be cached by anyone.
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    # Several server processes may draw the same plot at once; each renames a finished file into place.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(handle, "wb") as file:
+        file.write(data)
+    os.replace(temporary, path)
+
+
+@bp.post("/cases/<case_id>/rerun")
+def rerun(case_id: str) -> Response | tuple[str, int]:
+    case = load_case(case_id)
+    form = RerunForm()
+    if form.validate_on_submit():
+        try:
+            rate = parse_number(form.learning_rate.data, "learning_rate")
+            new_case = case_service().rerun(case["id"], rate, source="web")
+        except InputError as error:
+            attach_error(form, error)
+        else:
+            return redirect(url_for(".case", case_id=new_case["id"]), code=303)
+    return render_case(case, form, status=422)
+
+
+@bp.get("/cases")
+@reviewer_required
+def review() -> str:
+    filters = {
+        "source": choice(request.args.get("source", ""), SOURCES),
+        "outcome": choice(request.args.get("outcome", ""), OUTCOMES),
+        "search": request.args.get("search", "").strip()[:200],
+        "since": request.args.get("since", "").strip(),
+        "until": request.args.get("until", "").strip(),
+    }
+    since, until = start_of_day(filters["since"]), start_of_day(filters["until"])
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    where = CaseFilter(
+        source=filters["source"] or None,
+        outcome=filters["outcome"] or None,
+        search=filters["search"] or None,
+        since=since,
+        # The form's "to" day is inclusive; the filter's bound is not.
+        until=until + timedelta(days=1) if until else None,
+    )
+    result = case_service().list(where, page=page, per_page=PER_PAGE)
+    query = {name: value for name, value in filters.items() if value}
+    return render_template(
+        "cases.html",
+        items=result.items,
+        total=result.total,
+        page=page,
+        pages=result.pages,
+        filters=filters,
+        query=query,
+        sources=SOURCES,
+        outcomes=OUTCOMES,
+        outcome_labels=OUTCOME_LABELS,
+    )
+
+
+def choice(value: str, choices: tuple[tuple[str, str], ...]) -> str:
+    return value if value in dict(choices) else ""
+
+
+def start_of_day(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC) if text else None
+    except ValueError:
+        return None
+
+
+@bp.post("/cases/<case_id>/delete")
+@reviewer_required
+def delete(case_id: str) -> Response:
+    case = load_case(case_id)
+    try:
+        case_service().delete(case["id"])
+    except CaseNotFound:
+        abort(404)  # deleted by another reviewer in the meantime
+    shutil.rmtree(Path(current_app.config["PLOT_CACHE_DIR"]) / str(case["id"]), ignore_errors=True)
+    flash(f"Deleted the case for {case['input']['expression']}.")
+    return redirect(url_for(".review"), code=303)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])  # slows down guessing the token
+def login() -> Response | tuple[str, int]:
+    form = LoginForm()
+    next_url = safe_next(request.args.get("next"))
+    status = 200
+    if form.validate_on_submit():
+        if token_matches(form.token.data):
+            sign_in()
+            return redirect(next_url or url_for(".review"), code=303)
+        form.token.errors = [*form.token.errors, "That is not the admin token."]
+        status = 403
+    elif form.errors:
+        status = 422
+    configured = bool(settings().admin_token)
+    return render_template("login.html", form=form, next=next_url, configured=configured), status
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a path on this site: never another host, so the sign-in page cannot be used to redirect."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+    ):
+        return None
+    return target
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    sign_out()
+    return redirect(url_for(".ask"), code=303)
