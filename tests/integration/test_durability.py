@@ -1,0 +1,125 @@
+"""A case is saved whole or not at all, and several processes writing at once lose nothing."""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+
+import pytest
+from case_samples import SEQUENTIAL_BETTER, question, save_cases
+from sqlalchemy import event, func, select
+
+import tutor.engine
+from tutor.persistence import Case, Database, Trial, TrialStep
+from tutor.services.cases import CaseFilter, CaseService
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def counts(database) -> tuple[int, int, int]:
+    with database.session() as session:
+        return tuple(session.scalar(select(func.count()).select_from(m)) for m in (Case, Trial, TrialStep))
+
+
+@pytest.mark.parametrize("table", ["trials", "trial_steps"])
+def test_a_failure_mid_save_leaves_nothing(service, database, table):
+    service.ask(question("x**2", "x=1"), source="cli")
+    before = counts(database)
+    inserts = []
+
+    # Fails the first INSERT into `table`, after the case row (and for trial_steps, the trials) went
+    # to the database in the same transaction.
+    def fail_on_insert(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO"):
+            inserts.append(statement.split()[2].strip('"'))
+            if inserts[-1] == table:
+                raise Boom(f"disk on fire while writing {table}")
+
+    event.listen(database.engine, "before_cursor_execute", fail_on_insert)
+    try:
+        with pytest.raises(Boom):
+            service.ask(question(*SEQUENTIAL_BETTER), source="cli")
+    finally:
+        event.remove(database.engine, "before_cursor_execute", fail_on_insert)
+
+    assert inserts[0] == "cases" and inserts[-1] == table  # the failure really was mid-save
+    assert counts(database) == before
+    assert service.list().total == 1
+
+
+def test_saving_after_a_failed_save_works(service, database):
+    def fail(conn, cursor, statement, *args):
+        if "trial_steps" in statement and statement.lstrip().upper().startswith("INSERT"):
+            raise Boom("once")
+
+    event.listen(database.engine, "before_cursor_execute", fail)
+    with pytest.raises(Boom):
+        service.ask(question(*SEQUENTIAL_BETTER), source="cli")
+    event.remove(database.engine, "before_cursor_execute", fail)
+    case = service.ask(question(*SEQUENTIAL_BETTER), source="cli")
+    assert service.get(case["id"]) == case
+    assert counts(database)[0] == 1
+
+
+def run_workers(database_url: str, jobs: list[dict]) -> list[list[str]]:
+    """Runs save_cases in one process per job, all released at once; returns each one's case ids."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(jobs))
+    results = context.Queue()
+    processes = [
+        context.Process(target=save_cases, args=(database_url, job, barrier, results, number))
+        for number, job in enumerate(jobs)
+    ]
+    for process in processes:
+        process.start()
+    acknowledged: dict[int, list[str]] = {}
+    try:
+        for _ in processes:
+            number, ids, error = results.get(timeout=180)
+            assert error is None, f"worker {number}: {error}"
+            acknowledged[number] = ids
+    except queue.Empty:
+        pytest.fail("a worker did not report within 3 minutes")
+    finally:
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+    assert all(p.exitcode == 0 for p in processes)
+    return [acknowledged[n] for n in range(len(jobs))]
+
+
+@pytest.mark.slow
+def test_several_processes_writing_at_once_lose_nothing(database_url, database):
+    document = tutor.engine.answer(question("(x+y)*z + w**2", "x=-2, y=5, z=-4, w=1", "0.01", "25"))
+    rows_per_case = sum(
+        len(t["steps"]) + sum(len(s.get("updates", [])) for s in t["steps"]) for t in document["trials"]
+    )
+    jobs = [{"document": document, "cases": 10, "source": f"api:worker{n}"} for n in range(4)]
+
+    acknowledged = run_workers(database_url, jobs)
+
+    ids = [case_id for worker in acknowledged for case_id in worker]
+    assert len(ids) == len(set(ids)) == 40
+    service = CaseService(Database.from_url(database_url), tutor.engine)
+    for case_id in ids:
+        case = service.get(case_id)
+        assert {k: case[k] for k in document} == document
+    for n, worker in enumerate(acknowledged):
+        listed = service.list(CaseFilter(source=f"api:worker{n}"), per_page=100)
+        assert sorted(i["id"] for i in listed.items) == sorted(worker)
+    assert counts(database) == (40, 40 * len(document["trials"]), 40 * rows_per_case)
+    service.close()
+
+
+@pytest.mark.slow
+def test_racing_processes_with_one_idempotency_key_make_one_case(database_url, database):
+    document = tutor.engine.answer(question(*SEQUENTIAL_BETTER))
+    jobs = [{"document": document, "cases": 1, "source": "api:bot", "key": "same-key"} for _ in range(4)]
+
+    acknowledged = run_workers(database_url, jobs)
+
+    assert len({worker[0] for worker in acknowledged}) == 1
+    assert counts(database)[0] == 1

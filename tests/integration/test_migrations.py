@@ -1,0 +1,135 @@
+"""Migrations: empty to head and back to base on every backend, and the models agree with them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Column, Integer, MetaData, inspect
+
+from tutor.persistence import Base, make_engine, migrate
+
+TABLES = {"cases", "trials", "trial_steps"}
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def table_names(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def differences(url: str, metadata: MetaData = Base.metadata) -> list:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return compare_metadata(MigrationContext.configure(connection), metadata)
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_empty_to_head_and_down_to_base(empty_database_url):
+    assert migrate.current_revision(empty_database_url) is None
+    assert not table_names(empty_database_url) & TABLES
+
+    migrate.upgrade(empty_database_url)
+    assert migrate.current_revision(empty_database_url) == migrate.head_revision()
+    assert TABLES <= table_names(empty_database_url)
+
+    migrate.downgrade(empty_database_url, "base")
+    assert migrate.current_revision(empty_database_url) is None
+    assert table_names(empty_database_url) <= {"alembic_version"}
+
+    # And up again: the downgrade left nothing behind that the upgrade trips over.
+    migrate.upgrade(empty_database_url)
+    assert TABLES <= table_names(empty_database_url)
+
+
+def test_models_and_migrations_agree(database_url):
+    assert differences(database_url) == []
+
+
+def test_a_model_change_without_a_migration_is_noticed(database_url):
+    # The check above can fail: a column the migrations do not create shows up as a difference.
+    changed = MetaData(naming_convention=Base.metadata.naming_convention)
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(changed)
+    changed.tables["cases"].append_column(Column("not_migrated", Integer))
+    found = differences(database_url, changed)
+    assert [d[0] for d in found] == ["add_column"]
+    assert found[0][3].name == "not_migrated"
+
+
+def test_every_revision_has_a_working_downgrade(empty_database_url):
+    script = ScriptDirectory.from_config(migrate.alembic_config(empty_database_url))
+    revisions = [r.revision for r in reversed(list(script.walk_revisions()))]
+    for revision in revisions:
+        migrate.upgrade(empty_database_url, revision)
+        assert migrate.current_revision(empty_database_url) == revision
+    for revision in reversed(revisions[:-1]):
+        migrate.downgrade(empty_database_url, revision)
+        assert migrate.current_revision(empty_database_url) == revision
+
+
+def test_tutor_db_upgrade_runs_from_any_working_directory(empty_database_url, tmp_path):
+    # No alembic.ini in the working directory: the configuration is built in code.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    tutor = Path(sys.executable).with_name("tutor")
+    env = {**os.environ, "TUTOR_DATABASE_URL": empty_database_url}
+    done = subprocess.run(
+        [str(tutor), "db", "upgrade"], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert migrate.head_revision() in done.stdout
+    assert TABLES <= table_names(empty_database_url)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_the_default_database_is_an_sqlite_file_in_a_new_instance_folder(tmp_path):
+    instance = tmp_path / "new" / "instance"
+    env = {k: v for k, v in os.environ.items() if k != "TUTOR_DATABASE_URL"}
+    env["TUTOR_INSTANCE_PATH"] = str(instance)
+    tutor = Path(sys.executable).with_name("tutor")
+    done = subprocess.run(
+        [str(tutor), "db", "upgrade"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert TABLES <= table_names(f"sqlite:///{instance / 'tutor.sqlite3'}")
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_the_migrations(tmp_path):
+    # Built from a copy, so the build leaves nothing in the working tree.
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPOSITORY / name, source / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("tutor", "migrations"):
+        shutil.copytree(REPOSITORY / name, source / name, ignore=ignore)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), "."],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    revisions = {p.name for p in (REPOSITORY / "migrations" / "versions").glob("[0-9]*.py")}
+    assert revisions
+    expected = {"migrations/__init__.py", "migrations/env.py", "migrations/script.py.mako"}
+    expected |= {f"migrations/versions/{name}" for name in revisions}
+    assert expected <= names, sorted(expected - names)
