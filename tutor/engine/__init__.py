@@ -38,17 +38,20 @@ def answer(question: Question, limits: Limits | None = None) -> dict:
     limits = limits or Limits()
     parsed = parse_expression(question.expression, limits)
     checked = check_question(question, parsed, limits)
-    for method in question.methods:
-        if method not in TRIALS:
-            raise InputError(f"unknown method '{method}' (known: {', '.join(TRIALS)})", "methods")
     problem = Problem.from_checked(checked)
     compiled = problem.compiled
 
-    loss, gradient = compiled.loss_and_gradient(problem.start)
-    graph = build_graph(parsed.tree, checked.point)
+    loss, gradient = problem.loss_and_gradient(problem.start)
+    # With data the graph is drawn for one example, the first row: the mean over all rows would be
+    # a graph with one copy of f per row.
+    graph_row = 0 if checked.data else None
+    graph_point = dict(checked.point)
+    if checked.data:
+        graph_point.update({name: values[graph_row] for name, values in checked.data.items()})
+    graph = build_graph(parsed.tree, graph_point)
     index = problem.parameter_index
     defined = math.isfinite(loss) and bool(np.all(np.isfinite(gradient[index])))
-    hessian = compiled.hessian(problem.start) if defined else None
+    hessian = problem.hessian(problem.start) if defined else None
     parameter_hessian = hessian[np.ix_(index, index)] if hessian is not None else None
 
     document = {
@@ -60,10 +63,15 @@ def answer(question: Question, limits: Limits | None = None) -> dict:
             "steps": question.steps,
             "fixed": list(checked.fixed),
             "order": list(checked.parameters),
-            "methods": list(question.methods),
+            "methods": list(checked.methods),
+            "settings": {name: float(value) for name, value in question.settings.items()},
+            "data": checked.data,
+            "batch_size": checked.batch_size,
+            "shuffle_seed": checked.shuffle_seed,
         },
         "expression": {"canonical": parsed.canonical, "latex": parsed.latex},
         "parameters": list(checked.parameters),
+        "data_rows": problem.rows or None,
         "loss": loss,
         "gradient": problem.gradient_of(gradient),
         "gradient_norm": float(np.linalg.norm(gradient[index])),
@@ -74,6 +82,7 @@ def answer(question: Question, limits: Limits | None = None) -> dict:
             name: sp.latex(compiled.partials[compiled.names.index(name)]) for name in checked.parameters
         },
         "hessian": parameter_hessian.tolist() if parameter_hessian is not None else None,
+        "graph_row": graph_row,
         "graph": {
             "output": graph.output,
             "nodes": [
@@ -88,22 +97,27 @@ def answer(question: Question, limits: Limits | None = None) -> dict:
                 for n in graph.nodes
             ],
         },
-        "trials": [TRIALS[method](problem, question.steps) for method in question.methods] if defined else [],
+        "trials": [TRIALS[method](problem, question.steps) for method in checked.methods] if defined else [],
         "analysis": analyse_first_step(problem, loss, gradient, hessian) if defined else None,
     }
-    document["special_cases"] = special_cases(document, graph, defined)
+    document["special_cases"] = special_cases(document, graph, defined, problem)
     document = strict_json(document)
     document["explanation"] = explain(document)
     return document
 
 
-def special_cases(document: dict, graph: Graph, defined: bool) -> list[dict]:
+def special_cases(document: dict, graph: Graph, defined: bool, problem: Problem) -> list[dict]:
     """The situations the numbers alone would not make plain."""
     cases: list[dict] = []
     if not defined:
         culprit = graph.first_undefined()
         where = ""
-        if culprit is not None:
+        if problem.data is not None:
+            # The graph shows row 0 only; name the first row where f itself has no value.
+            undefined_rows = np.flatnonzero(~np.isfinite(problem.row_losses(problem.start)))
+            if undefined_rows.size:
+                where = f" f has no finite real value at data row {int(undefined_rows[0])}."
+        if culprit is not None and not where:
             inputs = ", ".join(fmt(graph.nodes[i].value) for i in culprit.inputs)
             where = f" `{culprit.label}` has no finite real value at its input {inputs}."
         what = "f" if not math.isfinite(document["loss"]) else "a partial derivative of f"

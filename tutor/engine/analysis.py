@@ -34,7 +34,7 @@ class LineSearch:
 
     def change(self, rates: np.ndarray) -> np.ndarray:
         columns = self.problem.start[:, None] - self.direction[:, None] * rates[None, :]
-        return self.problem.compiled.loss_along(columns) - self.loss
+        return self.problem.loss_along(columns) - self.loss
 
     def change_at(self, rate: float) -> float:
         return float(self.change(np.array([rate]))[0])

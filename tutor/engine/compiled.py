@@ -24,34 +24,62 @@ class Compiled:
     _loss_and_gradient: Callable[..., Sequence[object]]
     _hessian_exprs: tuple[tuple[sp.Expr, ...], ...] | None
 
+    # The scalar forms are what the trials call thousands of times: plain floats, no array set-up.
+
     def loss(self, values: np.ndarray) -> float:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return _real(self._loss(*values))
+        return _real_number(_call(self._loss, values))
 
     def loss_along(self, columns: np.ndarray) -> np.ndarray:
         """f at many points at once: ``columns`` has one row per symbol and one column per point."""
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = self._loss(*columns)
-        return np.broadcast_to(np.asarray(out, dtype=float), columns.shape[1:]).copy()
+        return self.loss_at(columns)
 
     def loss_and_gradient(self, values: np.ndarray) -> tuple[float, np.ndarray]:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = self._loss_and_gradient(*values)
-        return _real(out[0]), np.array([_real(v) for v in out[1:]], dtype=float)
+        out = _call(self._loss_and_gradient, values)
+        return _real_number(out[0]), np.array([_real_number(v) for v in out[1:]], dtype=float)
 
     def hessian(self, values: np.ndarray) -> np.ndarray:
-        function = _hessian_function(self)
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = function(*values)
-        return np.array([[_real(v) for v in row] for row in out], dtype=float)
+        return self.hessian_at(values)
+
+    # The *_at forms take one argument per symbol, each a number or an array; the arrays broadcast
+    # (a data column against the rows, a grid of learning rates against the points) and the result
+    # has the broadcast shape: the gradient and the Hessian put the symbol axes first.
+
+    def loss_at(self, args: Sequence[object]) -> np.ndarray:
+        return _real(_call(self._loss, args), _shape(args))
+
+    def loss_and_gradient_at(self, args: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
+        shape = _shape(args)
+        out = _call(self._loss_and_gradient, args)
+        return _real(out[0], shape), np.array([_real(v, shape) for v in out[1:]])
+
+    def hessian_at(self, args: Sequence[object]) -> np.ndarray:
+        shape = _shape(args)
+        out = _call(_hessian_function(self), args)
+        return np.array([[_real(v, shape) for v in row] for row in out])
 
 
-def _real(value: object) -> float:
-    """A finite or infinite real number, or NaN where the value is complex or undefined."""
+def _shape(args: Sequence[object]) -> tuple[int, ...]:
+    return np.broadcast_shapes(*(np.shape(a) for a in args))
+
+
+def _call(function: Callable[..., object], args: Sequence[object]) -> object:
+    # NaN and infinity are answers here (outside the domain, overflow), not errors to warn about.
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return function(*args)
+
+
+def _real(value: object, shape: tuple[int, ...]) -> np.ndarray:
+    """Finite or infinite reals, NaN where the value is complex or undefined, in the given shape."""
+    array = np.asarray(value)
+    if array.dtype == object:
+        array = np.vectorize(_real_number, otypes=[float])(array)
+    elif np.iscomplexobj(array):
+        array = np.where(array.imag == 0, array.real, np.nan)
+    return np.broadcast_to(array.astype(float), shape).copy()
+
+
+def _real_number(value: object) -> float:
     try:
         number = complex(value)
     except (TypeError, ValueError):

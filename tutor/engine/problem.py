@@ -1,7 +1,15 @@
-"""One checked question made numeric: the compiled functions and where each symbol lives in a vector."""
+"""One checked question made numeric: the compiled functions, where each symbol lives in a vector, and
+the loss the trials lower.
+
+Without data that loss is f itself. With data, f is the loss of one example and the loss is the mean
+of f over the table's rows: the compiled per-example function is called once with whole data columns
+(NumPy broadcasts the parameters against the rows) and averaged, instead of building a SymPy sum of
+one copy of f per row. ``rows`` restricts the mean to some rows: a mini-batch's loss.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,20 +17,29 @@ import numpy as np
 from tutor.engine.compiled import Compiled, compile_parsed
 from tutor.engine.question import Checked
 
+Rows = Sequence[int] | np.ndarray | None
+
 
 @dataclass(frozen=True)
 class Problem:
     checked: Checked
     compiled: Compiled
-    start: np.ndarray  # every symbol's value, in compiled.names order
+    # Every symbol's value, in compiled.names order; a data column's place holds NaN (its values are
+    # the rows), so a value that wrongly stood in for the data would show as undefined, not as a number.
+    start: np.ndarray
     parameter_index: np.ndarray  # positions of the updated parameters, in sequential order
+    data_index: np.ndarray  # positions of the data columns
+    data: np.ndarray | None  # one row per data column, one column per data row
 
     @classmethod
     def from_checked(cls, checked: Checked) -> Problem:
         compiled = compile_parsed(checked.parsed)
-        start = np.array([checked.point[name] for name in compiled.names], dtype=float)
+        start = np.array([checked.point.get(name, np.nan) for name in compiled.names], dtype=float)
         index = np.array([compiled.names.index(name) for name in checked.parameters], dtype=int)
-        return cls(checked, compiled, start, index)
+        columns = checked.data or {}
+        data_index = np.array([compiled.names.index(name) for name in columns], dtype=int)
+        data = np.array(list(columns.values()), dtype=float) if columns else None
+        return cls(checked, compiled, start, index, data_index, data)
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -31,6 +48,14 @@ class Problem:
     @property
     def learning_rate(self) -> float:
         return float(self.checked.question.learning_rate)
+
+    @property
+    def settings(self) -> dict[str, float]:
+        return self.checked.settings
+
+    @property
+    def rows(self) -> int:
+        return 0 if self.data is None else self.data.shape[1]
 
     def point_of(self, values: np.ndarray) -> dict[str, float]:
         """The parameters' values (fixed symbols never change, so they are not repeated per step)."""
@@ -41,3 +66,40 @@ class Problem:
         return {
             name: float(gradient[i]) for name, i in zip(self.parameters, self.parameter_index, strict=True)
         }
+
+    def _args(self, values: np.ndarray, rows: Rows) -> list[object]:
+        """One argument per symbol: the values, with each data column's rows on a new last axis."""
+        columns = self.data if rows is None else self.data[:, rows]
+        args: list[object] = [value[..., None] for value in values]
+        for i, column in zip(self.data_index, columns, strict=True):
+            args[i] = column
+        return args
+
+    # The loss, its gradient and Hessian at ``values`` (every symbol, as ``start``); with data, means
+    # over the rows (all of them unless ``rows`` picks some).
+
+    def loss(self, values: np.ndarray, rows: Rows = None) -> float:
+        if self.data is None:
+            return self.compiled.loss(values)
+        return float(np.mean(self.row_losses(values, rows)))
+
+    def row_losses(self, values: np.ndarray, rows: Rows = None) -> np.ndarray:
+        """f for each data row on its own."""
+        return self.compiled.loss_at(self._args(values, rows))
+
+    def loss_and_gradient(self, values: np.ndarray, rows: Rows = None) -> tuple[float, np.ndarray]:
+        if self.data is None:
+            return self.compiled.loss_and_gradient(values)
+        loss, gradient = self.compiled.loss_and_gradient_at(self._args(values, rows))
+        return float(np.mean(loss)), np.mean(gradient, axis=-1)
+
+    def loss_along(self, columns: np.ndarray) -> np.ndarray:
+        """The loss at many points: ``columns`` has one row per symbol and one column per point."""
+        if self.data is None:
+            return self.compiled.loss_along(columns)
+        return np.mean(self.compiled.loss_at(self._args(columns, None)), axis=-1)
+
+    def hessian(self, values: np.ndarray) -> np.ndarray:
+        if self.data is None:
+            return self.compiled.hessian(values)
+        return np.mean(self.compiled.hessian_at(self._args(values, None)), axis=-1)

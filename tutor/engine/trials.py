@@ -1,27 +1,58 @@
-"""Trials: run gradient descent from the learner's point and record every step.
+"""Trials: run an optimizer from the learner's point and record every step.
 
 *simultaneous* is what backprop + SGD does: one forward and backward pass gives every partial at the
 same point, then every parameter moves at once. *sequential* moves one parameter at a time, each
 partial recomputed at the partly updated point: the scheme the learner imagines, where moving z first
 can flip the sign of y's slope before y moves.
+
+*momentum*, *nesterov*, *adam* and *rmsprop* follow torch.optim's update rules to the letter (the
+tests compare them with torch step by step). Their steps no longer follow the current gradient, which
+is why the loss can go up: each step records the angle between the step and −g, and for the
+momentum methods how much of the step is remembered velocity.
+
+*minibatch* is gradient descent where each step sees only a batch of the data rows: a different loss
+function every step. Each step records its batch's loss and gradient next to the full loss and
+gradient.
+
+Every loop calls compiled NumPy functions only; no SymPy runs per step.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from tutor.engine.problem import Problem
 
+# Given the gradient over the parameters and the step number (from 1): the update Δp to add to the
+# parameters, and the part of Δp that comes from remembered velocity (None for methods without one).
+Stepper = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray | None]]
+
 
 def _finite(loss: float, values: np.ndarray) -> bool:
+    # Callers pass the parameters only: a data column's place in the vector holds NaN by design.
     return math.isfinite(loss) and bool(np.all(np.isfinite(values)))
 
 
+def angle_degrees(a: np.ndarray, b: np.ndarray) -> float:
+    """The angle between two vectors in degrees, NaN if either is zero. Computed from the unit
+    vectors' difference and sum, which stays accurate near 0° and 180° where arccos does not."""
+    norm_a, norm_b = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if norm_a == 0 or norm_b == 0:
+        return math.nan
+    unit_a, unit_b = a / norm_a, b / norm_b
+    return math.degrees(2 * math.atan2(np.linalg.norm(unit_a - unit_b), np.linalg.norm(unit_a + unit_b)))
+
+
+def _named(problem: Problem, vector: np.ndarray) -> dict[str, float]:
+    """A vector over the parameters, by name."""
+    return {name: float(v) for name, v in zip(problem.parameters, vector, strict=True)}
+
+
 def _trial(problem: Problem, method: str, settings: dict, steps: list[dict], diverged_at: int | None) -> dict:
-    initial = problem.compiled.loss(problem.start)
+    initial = problem.loss(problem.start)
     return {
         "method": method,
         "learning_rate": problem.learning_rate,
@@ -33,43 +64,116 @@ def _trial(problem: Problem, method: str, settings: dict, steps: list[dict], div
     }
 
 
-def simultaneous(problem: Problem, steps: int) -> dict:
-    lr, index, compiled = problem.learning_rate, problem.parameter_index, problem.compiled
+def _run(problem: Problem, steps: int, method: str, settings: dict, stepper: Stepper) -> dict:
+    """The loop every whole-loss optimizer shares: gradient at the current point, step, record."""
+    index = problem.parameter_index
     values = problem.start.copy()
     records: list[dict] = []
-    _, gradient = compiled.loss_and_gradient(values)
+    loss, gradient = problem.loss_and_gradient(values)
     for step in range(1, steps + 1):
-        used = gradient
+        g = gradient[index]
+        if not np.all(np.isfinite(g)):
+            return _trial(problem, method, settings, records, step)
+        update, remembered = stepper(g, step)
         values = values.copy()
-        values[index] -= lr * used[index]
-        loss, gradient = compiled.loss_and_gradient(values)
-        if not _finite(loss, values) or not np.all(np.isfinite(used[index])):
-            return _trial(problem, "simultaneous", {}, records, step)
-        records.append(
-            {
-                "step": step,
-                "point": problem.point_of(values),
-                "loss": loss,
-                "gradient": problem.gradient_of(used),
-            }
-        )
-    return _trial(problem, "simultaneous", {}, records, None)
+        values[index] += update
+        new_loss, gradient = problem.loss_and_gradient(values)
+        if not _finite(new_loss, values[index]):
+            return _trial(problem, method, settings, records, step)
+        record = {
+            "step": step,
+            "point": problem.point_of(values),
+            "loss": new_loss,
+            "gradient": _named(problem, g),
+            "update": _named(problem, update),
+            "angle_to_negative_gradient": angle_degrees(update, -g),
+            "loss_went_up": new_loss > loss,
+        }
+        if remembered is not None:
+            step_norm = float(np.linalg.norm(update))
+            record["velocity_share"] = (
+                float(np.linalg.norm(remembered)) / step_norm if step_norm else math.nan
+            )
+        records.append(record)
+        loss = new_loss
+    return _trial(problem, method, settings, records, None)
+
+
+def simultaneous(problem: Problem, steps: int) -> dict:
+    lr = problem.learning_rate
+    return _run(problem, steps, "simultaneous", {}, lambda g, _: (-lr * g, None))
+
+
+def _heavy_ball(problem: Problem, nesterov: bool) -> Stepper:
+    lr, mu = problem.learning_rate, problem.settings["momentum"]
+    velocity = np.zeros(len(problem.parameter_index))
+
+    def step(g: np.ndarray, _: int) -> tuple[np.ndarray, np.ndarray]:
+        nonlocal velocity
+        previous = velocity
+        velocity = mu * previous + g
+        if nesterov:
+            # torch: p ← p − η(g + μv) with the new v = μv_prev + g, so v_prev enters as μ²·v_prev.
+            return -lr * (g + mu * velocity), -lr * mu * mu * previous
+        return -lr * velocity, -lr * mu * previous
+
+    return step
+
+
+def momentum(problem: Problem, steps: int) -> dict:
+    settings = {"momentum": problem.settings["momentum"]}
+    return _run(problem, steps, "momentum", settings, _heavy_ball(problem, nesterov=False))
+
+
+def nesterov(problem: Problem, steps: int) -> dict:
+    settings = {"momentum": problem.settings["momentum"]}
+    return _run(problem, steps, "nesterov", settings, _heavy_ball(problem, nesterov=True))
+
+
+def adam(problem: Problem, steps: int) -> dict:
+    lr = problem.learning_rate
+    beta1, beta2, eps = (problem.settings[name] for name in ("beta1", "beta2", "eps"))
+    mean = np.zeros(len(problem.parameter_index))
+    mean_square = np.zeros(len(problem.parameter_index))
+
+    def step(g: np.ndarray, t: int) -> tuple[np.ndarray, None]:
+        nonlocal mean, mean_square
+        mean = beta1 * mean + (1 - beta1) * g
+        mean_square = beta2 * mean_square + (1 - beta2) * g * g
+        # torch.optim.Adam's order of operations: bias-correct the step size and the root separately.
+        denominator = np.sqrt(mean_square) / math.sqrt(1 - beta2**t) + eps
+        return -(lr / (1 - beta1**t)) * mean / denominator, None
+
+    settings = {"beta1": beta1, "beta2": beta2, "eps": eps}
+    return _run(problem, steps, "adam", settings, step)
+
+
+def rmsprop(problem: Problem, steps: int) -> dict:
+    lr, alpha, eps = problem.learning_rate, problem.settings["alpha"], problem.settings["eps"]
+    mean_square = np.zeros(len(problem.parameter_index))
+
+    def step(g: np.ndarray, _: int) -> tuple[np.ndarray, None]:
+        nonlocal mean_square
+        mean_square = alpha * mean_square + (1 - alpha) * g * g
+        return -lr * g / (np.sqrt(mean_square) + eps), None
+
+    return _run(problem, steps, "rmsprop", {"alpha": alpha, "eps": eps}, step)
 
 
 def sequential(problem: Problem, steps: int) -> dict:
-    lr, compiled = problem.learning_rate, problem.compiled
+    lr = problem.learning_rate
     values = problem.start.copy()
     records: list[dict] = []
     for step in range(1, steps + 1):
-        _, at_start = compiled.loss_and_gradient(values)
+        _, at_start = problem.loss_and_gradient(values)
         updates = []
         for name, i in zip(problem.parameters, problem.parameter_index, strict=True):
             # Recomputed at the partly updated point: the parameters before this one have moved.
-            partial = float(compiled.loss_and_gradient(values)[1][i]) if updates else float(at_start[i])
+            partial = float(problem.loss_and_gradient(values)[1][i]) if updates else float(at_start[i])
             values = values.copy()
             values[i] -= lr * partial
-            loss = compiled.loss(values)
-            if not _finite(loss, values) or not math.isfinite(partial):
+            loss = problem.loss(values)
+            if not _finite(loss, values[problem.parameter_index]) or not math.isfinite(partial):
                 return _trial(problem, "sequential", {}, records, step)
             updates.append(
                 {
@@ -85,7 +189,65 @@ def sequential(problem: Problem, steps: int) -> dict:
     return _trial(problem, "sequential", {}, records, None)
 
 
+def batches(rows: int, size: int, seed: int | None) -> Iterator[tuple[int, np.ndarray]]:
+    """(epoch, row indices) for ever: each epoch goes through the rows in order (or in a fresh
+    permutation from numpy.random.default_rng(seed)), ``size`` rows a batch, the last batch of an
+    epoch holding what is left, like torch's DataLoader with drop_last=False."""
+    generator = np.random.default_rng(seed) if seed is not None else None
+    epoch = 0
+    while True:
+        epoch += 1
+        order = generator.permutation(rows) if generator is not None else np.arange(rows)
+        for first in range(0, rows, size):
+            yield epoch, order[first : first + size]
+
+
+def minibatch(problem: Problem, steps: int) -> dict:
+    lr, index = problem.learning_rate, problem.parameter_index
+    size, seed = problem.checked.batch_size, problem.checked.shuffle_seed
+    settings = {"batch_size": size, "shuffle_seed": seed}
+    values = problem.start.copy()
+    records: list[dict] = []
+    loss, full_gradient = problem.loss_and_gradient(values)
+    schedule = batches(problem.rows, size, seed)
+    for step in range(1, steps + 1):
+        epoch, rows = next(schedule)
+        batch_loss, batch_gradient = problem.loss_and_gradient(values, rows)
+        g, full = batch_gradient[index], full_gradient[index]
+        if not _finite(batch_loss, g):
+            return _trial(problem, "minibatch", settings, records, step)
+        values = values.copy()
+        values[index] -= lr * g
+        new_loss, full_gradient = problem.loss_and_gradient(values)
+        if not _finite(new_loss, values[index]):
+            return _trial(problem, "minibatch", settings, records, step)
+        records.append(
+            {
+                "step": step,
+                "epoch": epoch,
+                "batch": [int(row) for row in rows],
+                "point": problem.point_of(values),
+                "batch_loss": batch_loss,
+                "batch_loss_after": problem.loss(values, rows),
+                "loss": new_loss,
+                "loss_went_up": new_loss > loss,
+                "gradient": _named(problem, g),
+                "full_gradient": _named(problem, full),
+                "gradient_norm": float(np.linalg.norm(g)),
+                "full_gradient_norm": float(np.linalg.norm(full)),
+                "angle_to_full_gradient": angle_degrees(g, full),
+            }
+        )
+        loss = new_loss
+    return _trial(problem, "minibatch", settings, records, None)
+
+
 TRIALS: dict[str, Callable[[Problem, int], dict]] = {
     "simultaneous": simultaneous,
     "sequential": sequential,
+    "momentum": momentum,
+    "nesterov": nesterov,
+    "adam": adam,
+    "rmsprop": rmsprop,
+    "minibatch": minibatch,
 }
