@@ -1,0 +1,152 @@
+"""`tutor db` and `tutor cases` through click's CliRunner, on every backend."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from case_samples import DIVERGES, SEQUENTIAL_BETTER, SIMULTANEOUS_BETTER, question
+from click.testing import CliRunner
+
+from tutor.cli import main
+from tutor.persistence import migrate
+
+
+@pytest.fixture
+def run(database_url):
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(main, list(args), env={"TUTOR_DATABASE_URL": database_url})
+
+    return invoke
+
+
+@pytest.fixture
+def saved(service):
+    """Three cases, oldest first."""
+    return [
+        service.ask(question(*SEQUENTIAL_BETTER), source="cli", question_text="Which goes first?"),
+        service.ask(question(*SIMULTANEOUS_BETTER), source="api:bot1"),
+        service.ask(question(*DIVERGES), source="discourse:42"),
+    ]
+
+
+def one_line_error(result) -> str:
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tutor: "), result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_list_json_is_a_page_newest_first(run, saved):
+    result = run("cases", "list", "--json")
+    assert result.exit_code == 0, result.output
+    page = json.loads(result.stdout)
+    assert page["total"] == 3 and page["page"] == 1
+    assert [i["id"] for i in page["items"]] == [c["id"] for c in reversed(saved)]
+
+
+def test_list_filters_and_pages(run, saved):
+    def ids(*args):
+        result = run("cases", "list", "--json", *args)
+        assert result.exit_code == 0, result.output
+        return [i["id"] for i in json.loads(result.stdout)["items"]]
+
+    assert ids("--source", "api") == [saved[1]["id"]]
+    assert ids("--outcome", "diverged") == [saved[2]["id"]]
+    assert ids("--outcome", "sequential_better") == [saved[0]["id"]]
+    assert ids("--search", "WHICH GOES") == [saved[0]["id"]]
+    assert ids("--per-page", "2", "--page", "2") == [saved[0]["id"]]
+    assert ids("--since", "2000-01-01", "--until", "2000-01-02") == []
+
+
+def test_list_as_text_has_a_line_per_case(run, saved):
+    result = run("cases", "list")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:3]] == [c["id"] for c in reversed(saved)]
+    assert lines[-1] == "page 1 of 1, 3 cases"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["cases", "list", "--outcome", "better"], "unknown outcome"),
+        (["cases", "list", "--page", "0"], "--page"),
+        (["cases", "list", "--page", "two"], "--page"),
+        (["cases", "list", "--per-page", "1000"], "--per-page"),
+        (["cases", "list", "--since", "yesterday"], "--since"),
+        (["cases", "show", "nope"], "no case with id 'nope'"),
+        (["cases", "delete", "nope"], "no case with id 'nope'"),
+        (["cases", "export", "--format", "xml"], "unknown format"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(run, saved, args, message):
+    assert message in one_line_error(run(*args))
+
+
+def test_show_prints_the_stored_explanation_or_the_document(run, saved, service):
+    case = saved[0]
+    result = run("cases", "show", case["id"])
+    assert result.exit_code == 0
+    assert result.stdout == case["explanation"]["markdown"]
+    result = run("cases", "show", case["id"], "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == service.get(case["id"])
+
+
+def test_export_jsonl_is_one_case_document_a_line(run, saved, service):
+    result = run("cases", "export", "--format", "jsonl")
+    assert result.exit_code == 0, result.output
+    documents = [json.loads(line) for line in result.stdout.splitlines()]
+    assert documents == [service.get(c["id"]) for c in reversed(saved)]
+
+
+def test_export_csv_is_one_row_a_case(run, saved):
+    result = run("cases", "export", "--format", "csv", "--source", "cli")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["id"] for r in rows] == [saved[0]["id"]]
+    (row,) = rows
+    case = saved[0]
+    assert row["expression"] == case["input"]["expression"]
+    assert row["canonical_expression"] == case["expression"]["canonical"]
+    assert float(row["learning_rate"]) == case["input"]["learning_rate"]
+    assert row["outcome"] == "sequential_better"
+    assert row["question"] == "Which goes first?"
+    assert row["verdict"] == case["analysis"]["verdict"]
+
+
+def test_export_csv_defuses_formulas_in_questions(run, service):
+    service.ask(question("x**2", "x=1"), source="web", question_text='=HYPERLINK("http://evil")')
+    rows = list(csv.DictReader(io.StringIO(run("cases", "export", "--format", "csv").stdout)))
+    assert rows[0]["question"].startswith("'=")
+
+
+def test_delete_removes_the_case(run, saved):
+    result = run("cases", "delete", saved[1]["id"])
+    assert result.exit_code == 0
+    assert one_line_error(run("cases", "show", saved[1]["id"]))
+    page = json.loads(run("cases", "list", "--json").stdout)
+    assert page["total"] == 2 and saved[1]["id"] not in [i["id"] for i in page["items"]]
+
+
+def test_db_downgrade_and_upgrade(run, database_url):
+    result = run("db", "downgrade", "base")
+    assert result.exit_code == 0, result.output
+    assert migrate.current_revision(database_url) is None
+    # The cases commands refuse a database that is not migrated, with the fix in the message.
+    assert "tutor db upgrade" in one_line_error(run("cases", "list"))
+    result = run("db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert migrate.current_revision(database_url) == migrate.head_revision()
+    assert migrate.head_revision() in result.stdout
+
+
+def test_db_with_an_unknown_revision(run):
+    assert "zzz" in one_line_error(run("db", "upgrade", "zzz"))
+    assert "zzz" in one_line_error(run("db", "downgrade", "zzz"))
