@@ -11,9 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tutor.engine.numbers import fmt
+from tutor.engine.question import METHODS
 
 MAX_GRAPH_ROWS = 40
 MAX_PARTIAL_BLOCKS = 6
+MAX_LISTED_STEPS = 12  # step numbers named in one sentence
+MAX_STEP_ROWS = 10  # rows of a per-step table
+OPTIMIZERS = ("momentum", "nesterov", "adam", "rmsprop")
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,12 @@ def render_markdown(blocks: list[Block]) -> str:
     return "\n\n".join(out) + "\n"
 
 
+def _plain(text: str) -> str:
+    """Markdown emphasis and code marks removed; inside code spans ``**`` is a power and stays."""
+    parts = text.split("`")
+    return "".join(part if i % 2 else part.replace("**", "") for i, part in enumerate(parts))
+
+
 def render_text(blocks: list[Block]) -> str:
     out: list[str] = []
     for block in blocks:
@@ -70,12 +80,12 @@ def render_text(blocks: list[Block]) -> str:
             case Heading(text):
                 out.append(f"{text}\n{'=' * len(text)}")
             case Paragraph(text):
-                out.append(text.replace("**", "").replace("`", ""))
+                out.append(_plain(text))
             case Math(_, plain):
                 out.append(f"    {plain}")
             case Table(header, rows):
                 cells = [list(header)] + [list(row) for row in rows]
-                cells = [[c.replace("**", "").replace("`", "") for c in row] for row in cells]
+                cells = [[_plain(c) for c in row] for row in cells]
                 widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
                 lines = [
                     "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
@@ -104,6 +114,14 @@ def build_blocks(document: dict) -> list[Block]:
             + "."
         )
     ]
+    if question["data"]:
+        blocks.append(
+            Paragraph(
+                f"f is the loss of **one example**; the data table has {document['data_rows']} rows of "
+                f"{code(', '.join(question['data']))}, and the loss L that every trial lowers is the "
+                "**mean of f over all rows**. The loss, the gradient and the analysis below are L's."
+            )
+        )
     undefined = [c for c in document["special_cases"] if c["kind"] == "undefined"]
     blocks += _forward_backward(document)
     if undefined:
@@ -112,6 +130,8 @@ def build_blocks(document: dict) -> list[Block]:
         return blocks
     blocks += _simultaneous(document)
     blocks += _sequential(document)
+    blocks += _optimizers(document)
+    blocks += _minibatch(document)
     blocks += _comparison(document)
     blocks += _taylor(document)
     blocks += _learning_rates(document)
@@ -130,12 +150,23 @@ def _forward_backward(document: dict) -> list[Block]:
         (str(n["id"]), n["op"], code(n["label"]), fmt(n["value"]), fmt(n["grad"]))
         for n in nodes[:MAX_GRAPH_ROWS]
     )
-    blocks: list[Block] = [
-        Heading("Forward pass"),
-        Paragraph(
+    row = document["graph_row"]
+    if row is None:
+        forward = (
             "Backprop first computes every node of the graph from its inputs, left to right; "
             f"the last node is f = **{fmt(document['loss'])}**."
-        ),
+        )
+    else:
+        output = next(n for n in nodes if n["id"] == graph["output"])
+        forward = (
+            f"Backprop runs once per example. Here is the graph for **data row {row}**: every node is "
+            f"computed from its inputs, left to right, and the last node is that example's "
+            f"f = {fmt(output['value'])}. Averaged over all {document['data_rows']} rows, "
+            f"L = **{fmt(document['loss'])}**."
+        )
+    blocks: list[Block] = [
+        Heading("Forward pass"),
+        Paragraph(forward),
         Table(("node", "operation", "computes", "value", "∂f/∂node"), rows),
     ]
     if len(nodes) > MAX_GRAPH_ROWS:
@@ -145,19 +176,29 @@ def _forward_backward(document: dict) -> list[Block]:
         Paragraph(
             "Then it walks the graph backwards: each node passes ∂f/∂node times its local slope to its "
             "inputs, and a variable used in several places adds up what it receives. "
-            "All partial derivatives come out **at the same point**:"
+            "All partial derivatives come out **at the same point**"
+            + (":" if row is None else "; L's partials are the means of each example's over the rows:")
         )
     )
     gradient, partials, latex = document["gradient"], document["partials"], document["partials_latex"]
     names = list(gradient)
     for name in names[:MAX_PARTIAL_BLOCKS]:
         value = fmt(gradient[name])
-        blocks.append(
-            Math(
-                f"\\frac{{\\partial f}}{{\\partial {name}}} = {latex[name]} = {value}",
-                f"∂f/∂{name} = {partials[name]} = {value}",
+        if row is None:
+            blocks.append(
+                Math(
+                    f"\\frac{{\\partial f}}{{\\partial {name}}} = {latex[name]} = {value}",
+                    f"∂f/∂{name} = {partials[name]} = {value}",
+                )
             )
-        )
+        else:
+            blocks.append(
+                Math(
+                    f"\\frac{{\\partial L}}{{\\partial {name}}} = \\operatorname{{mean}}_{{rows}}"
+                    f"\\left({latex[name]}\\right) = {value}",
+                    f"∂L/∂{name} = mean over rows of ({partials[name]}) = {value}",
+                )
+            )
     if len(names) > MAX_PARTIAL_BLOCKS:
         blocks.append(
             Table(
@@ -237,6 +278,169 @@ def _sequential(document: dict) -> list[Block]:
     ]
 
 
+def _losses_before(trial: dict) -> list[float]:
+    """The loss before each recorded step: the initial loss, then each step's loss after."""
+    return [trial["initial_loss"]] + [step["loss"] for step in trial["steps"][:-1]]
+
+
+def _step_list(numbers: list[int]) -> str:
+    listed = ", ".join(str(n) for n in numbers[:MAX_LISTED_STEPS])
+    return listed + (", …" if len(numbers) > MAX_LISTED_STEPS else "")
+
+
+def went_up_sentence(trial: dict) -> str:
+    """Which steps raised the loss, in a fixed form (the tests read it back against the numbers)."""
+    up = [step["step"] for step in trial["steps"] if step["loss_went_up"]]
+    total = len(trial["steps"])
+    if not up:
+        return f"**{trial['method']}**: the loss went down at every one of the {total} steps."
+    steps = "step" if len(up) == 1 else "steps"
+    return (
+        f"**{trial['method']}**: the loss went up at {steps} {_step_list(up)} ({len(up)} of {total} steps)."
+    )
+
+
+def _settings_text(settings: dict) -> str:
+    return ", ".join(
+        f"{name} = {fmt(value) if value is not None else 'none'}" for name, value in settings.items()
+    )
+
+
+def _why_up(step: dict) -> str:
+    angle = step["angle_to_negative_gradient"]
+    if angle is not None and angle > 90:
+        why = f"uphill: the step is {fmt(angle, 3)}° from −g, so even a short step that way raises the loss"
+    else:
+        shown = fmt(angle, 3) if angle is not None else "undefined"
+        why = f"overshoot: downhill at first ({shown}° from −g) but too long"
+    share = step.get("velocity_share")
+    if share is not None and share >= 1:
+        why += "; the remembered velocity is longer than the whole step"
+    return why
+
+
+def _optimizers(document: dict) -> list[Block]:
+    trials = [t for t in document["trials"] if t["method"] in OPTIMIZERS and t["steps"]]
+    if not trials:
+        return []
+    blocks: list[Block] = [
+        Heading("Momentum and adaptive optimizers: steps that do not follow the gradient"),
+        Paragraph(
+            "These optimizers remember earlier gradients, so a step is no longer −η·g at the current "
+            "point. Each step below records the angle between the step and −g (0° is plain gradient "
+            "descent, above 90° the step climbs) and, for momentum, the velocity share: the length of "
+            "the part of the step that comes from the remembered velocity (η·μ·v for momentum, η·μ²·v "
+            "for Nesterov) over the length of the whole step."
+        ),
+    ]
+    plain = _trial(document, "simultaneous")
+    if plain is not None and plain["steps"]:
+        blocks.append(
+            Paragraph("For comparison, plain gradient descent at the same η: " + went_up_sentence(plain))
+        )
+    for trial in trials:
+        blocks.append(
+            Paragraph(
+                f"{code(trial['method'])} ({METHODS[trial['method']]}; {_settings_text(trial['settings'])}). "
+                + went_up_sentence(trial)
+            )
+        )
+        before = _losses_before(trial)
+        up = [(step, before[k]) for k, step in enumerate(trial["steps"]) if step["loss_went_up"]]
+        if not up:
+            largest = max(
+                (
+                    s["angle_to_negative_gradient"]
+                    for s in trial["steps"]
+                    if s["angle_to_negative_gradient"] is not None
+                ),
+                default=None,
+            )
+            if largest is not None:
+                blocks.append(Paragraph(f"Its steps were at most {fmt(largest, 3)}° from −g."))
+            continue
+        momentum = "velocity_share" in trial["steps"][0]
+        header = ("step", "loss before", "loss after", "angle to −g") + (
+            ("velocity share",) if momentum else ()
+        )
+        rows = tuple(
+            (
+                str(step["step"]),
+                fmt(loss_before),
+                fmt(step["loss"]),
+                fmt(step["angle_to_negative_gradient"], 3) + "°",
+                *((fmt(step["velocity_share"], 3),) if momentum else ()),
+            )
+            for step, loss_before in up[:MAX_STEP_ROWS]
+        )
+        blocks.append(Table(header, rows))
+        first, _ = up[0]
+        blocks.append(Paragraph(f"Why step {first['step']} went up: {_why_up(first)}."))
+    return blocks
+
+
+def _minibatch(document: dict) -> list[Block]:
+    trial = _trial(document, "minibatch")
+    if trial is None or not trial["steps"]:
+        return []
+    size, seed = trial["settings"]["batch_size"], trial["settings"]["shuffle_seed"]
+    rows_total = document["data_rows"]
+    order = "in row order" if seed is None else f"in a fresh shuffle each epoch (seed {seed})"
+    before = _losses_before(trial)
+    rows = tuple(
+        (
+            str(step["step"]),
+            ", ".join(str(r) for r in step["batch"])
+            if len(step["batch"]) <= 6
+            else f"{len(step['batch'])} rows",
+            f"{fmt(step['batch_loss'])} → {fmt(step['batch_loss_after'])}",
+            f"{fmt(loss_before)} → {fmt(step['loss'])}" + (" **(up)**" if step["loss_went_up"] else ""),
+            fmt(step["angle_to_full_gradient"], 3) + "°",
+        )
+        for step, loss_before in list(zip(trial["steps"], before, strict=True))[:MAX_STEP_ROWS]
+    )
+    against = [
+        step["step"]
+        for step in trial["steps"]
+        if step["loss_went_up"] and step["batch_loss_after"] < step["batch_loss"]
+    ]
+    blocks: list[Block] = [
+        Heading("Mini-batches: a different loss function every step"),
+        Paragraph(
+            f"The minibatch trial takes {size} of the {rows_total} rows per step, {order}, and follows the "
+            "gradient of **that batch's** mean loss. Each batch's loss is a different function of the "
+            "parameters from the full loss L and from the next batch's, so a step can be right for its batch "
+            "and wrong for L."
+        ),
+        Table(
+            ("step", "rows", "batch loss before → after", "full loss L before → after", "batch g vs full g"),
+            rows,
+        ),
+        Paragraph(went_up_sentence(trial)),
+    ]
+    if against:
+        blocks.append(
+            Paragraph(
+                f"At {'step' if len(against) == 1 else 'steps'} {_step_list(against)} the step lowered its own "
+                "batch's loss but raised the full loss: the batch's loss function and L disagree there."
+            )
+        )
+    angles = [
+        (s["angle_to_full_gradient"], s["step"])
+        for s in trial["steps"]
+        if s["angle_to_full_gradient"] is not None
+    ]
+    if angles:
+        widest, at = max(angles)
+        blocks.append(
+            Paragraph(
+                f"The batch gradient was {fmt(sum(a for a, _ in angles) / len(angles), 3)}° from the full "
+                f"gradient on average, at most {fmt(widest, 3)}° (step {at})."
+            )
+        )
+    return blocks
+
+
 def _comparison(document: dict) -> list[Block]:
     simultaneous, sequential = _trial(document, "simultaneous"), _trial(document, "sequential")
     blocks: list[Block] = []
@@ -248,8 +452,10 @@ def _comparison(document: dict) -> list[Block]:
                     "the values stopped being finite numbers."
                 )
             )
+    if any(t["method"] not in ("simultaneous", "sequential") for t in document["trials"]):
+        blocks.insert(0, _all_trials(document))
     if simultaneous is None or sequential is None or not simultaneous["steps"] or not sequential["steps"]:
-        return blocks
+        return [Heading("Which method did better"), *blocks] if blocks else []
     steps = document["input"]["steps"]
     a, b = simultaneous["final_loss"], sequential["final_loss"]
     after = "one step" if steps == 1 else f"{steps} steps"
@@ -262,6 +468,24 @@ def _comparison(document: dict) -> list[Block]:
             f"**{winner} is lower by {fmt(abs(a - b))}**."
         )
     return [Heading("Which scheme did better"), Paragraph(verdict), *blocks]
+
+
+def _all_trials(document: dict) -> Table:
+    rows = []
+    for trial in document["trials"]:
+        up = sum(1 for step in trial["steps"] if step.get("loss_went_up"))
+        rows.append(
+            (
+                code(trial["method"]),
+                _settings_text(trial["settings"]) or "–",
+                fmt(trial["final_loss"]),
+                str(up) if trial["method"] != "sequential" else "–",
+                str(trial["diverged_at"]) if trial["diverged_at"] is not None else "no",
+            )
+        )
+    return Table(
+        ("method", "settings", "final loss", "steps where the loss went up", "diverged at"), tuple(rows)
+    )
 
 
 def _denoise(value: float | None, scale: float) -> float | None:
@@ -386,15 +610,19 @@ def _answer(document: dict) -> list[Block]:
             f"Yes: {analysis['max_decreasing_reason']}. "
             f"At your η = {fmt(analysis['learning_rate'])} the loss changed by {fmt(analysis['actual_change'])}."
         )
-    return [
-        Heading("Is the loss guaranteed to go down?"),
-        Paragraph(answer),
-        Paragraph(
-            "The guarantee is for plain gradient descent on this one loss. Momentum and Adam take steps that no "
-            "longer follow the current gradient, and each mini-batch is a different loss function, so there the "
-            "loss can go up now and then."
-        ),
+    caveat = (
+        "The guarantee is for plain gradient descent on this one loss. Momentum and Adam take steps that no "
+        "longer follow the current gradient, and each mini-batch is a different loss function, so there the "
+        "loss can go up now and then."
+    )
+    evidence = [
+        went_up_sentence(t)
+        for t in document["trials"]
+        if t["method"] in (*OPTIMIZERS, "minibatch") and t["steps"]
     ]
+    if evidence:
+        caveat += " Here, with your numbers: " + " ".join(evidence)
+    return [Heading("Is the loss guaranteed to go down?"), Paragraph(answer), Paragraph(caveat)]
 
 
 def explain(document: dict) -> dict:
