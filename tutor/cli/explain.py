@@ -9,7 +9,18 @@ import click
 from tutor.cli import fail, main
 from tutor.config import Limits
 from tutor.engine import InputError, question_from_text
+from tutor.engine.question import METHODS, SETTINGS
 from tutor.sandbox import Analyzer
+
+
+def _read_data(path: str | None) -> str:
+    if path is None:
+        return ""
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read()
+    except (OSError, UnicodeDecodeError) as error:
+        fail(f"data: cannot read {path}: {getattr(error, 'strerror', None) or error}")
 
 
 @main.command()
@@ -19,15 +30,64 @@ from tutor.sandbox import Analyzer
 @click.option("--steps", default="1", show_default=True, help="How many steps each trial runs.")
 @click.option("--fixed", default="", help="Symbols held at their value (data), e.g. x0,x1.")
 @click.option("--order", default="", help="Order of the sequential updates, e.g. z,y,x.")
+@click.option(
+    "--methods",
+    default="",
+    help=f"Trials to run, comma-separated: {', '.join(METHODS)} [default: simultaneous,sequential].",
+)
+@click.option(
+    "--momentum", default="", help=f"μ of momentum and nesterov [default: {SETTINGS['momentum'][0]}]."
+)
+@click.option("--beta1", default="", help=f"Adam's β1 [default: {SETTINGS['beta1'][0]}].")
+@click.option("--beta2", default="", help=f"Adam's β2 [default: {SETTINGS['beta2'][0]}].")
+@click.option("--eps", default="", help=f"ε of Adam and RMSprop [default: {SETTINGS['eps'][0]:g}].")
+@click.option("--alpha", default="", help=f"RMSprop's smoothing constant [default: {SETTINGS['alpha'][0]}].")
+@click.option(
+    "--data",
+    "data_path",
+    default=None,
+    help="CSV file of data rows, header = symbol names; f is then one example's loss, L the mean.",
+)
+@click.option("--batch-size", default="", help="Rows per step: adds the minibatch trial (needs --data).")
+@click.option("--shuffle-seed", default="", help="Shuffle the rows each epoch of the minibatch trial.")
 @click.option("--json", "as_json", is_flag=True, help="Print the analysis document as JSON.")
 def explain(
-    expression: str, point: str, learning_rate: str, steps: str, fixed: str, order: str, as_json: bool
+    expression: str,
+    point: str,
+    learning_rate: str,
+    steps: str,
+    fixed: str,
+    order: str,
+    methods: str,
+    momentum: str,
+    beta1: str,
+    beta2: str,
+    eps: str,
+    alpha: str,
+    data_path: str | None,
+    batch_size: str,
+    shuffle_seed: str,
+    as_json: bool,
 ):
     """Explain one gradient-descent step on EXPRESSION with worked numbers (Markdown)."""
+    data = _read_data(data_path)
+    settings = {"momentum": momentum, "beta1": beta1, "beta2": beta2, "eps": eps, "alpha": alpha}
     # A local process: fork is cheapest, and the time and memory limits still apply.
     analyzer = Analyzer(Limits.from_env(), context="fork")
     try:
-        question = question_from_text(expression, point, learning_rate, steps, fixed, order)
+        question = question_from_text(
+            expression,
+            point,
+            learning_rate,
+            steps,
+            fixed,
+            order,
+            methods,
+            settings=settings,
+            data=data,
+            batch_size=batch_size,
+            shuffle_seed=shuffle_seed,
+        )
         document = analyzer.answer(question)
     except InputError as error:
         fail(str(error))
