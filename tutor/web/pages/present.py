@@ -63,6 +63,15 @@ def diagram(graph: dict) -> Diagram | None:
     depth: dict[int, int] = {}
     for node in nodes:  # topological order: inputs come first
         depth[node["id"]] = 1 + max((depth[i] for i in node["inputs"]), default=-1)
+    # A constant sits just left of the node that uses it, not with the variables in the first column,
+    # so its edge is short and does not cross the rest of the graph.
+    consumers: dict[int, list[int]] = {}
+    for node in nodes:
+        for source in node["inputs"]:
+            consumers.setdefault(source, []).append(node["id"])
+    for node in nodes:
+        if node["op"] == "const" and node["id"] in consumers:
+            depth[node["id"]] = min(depth[c] for c in consumers[node["id"]]) - 1
     rows: dict[int, int] = {}
     position: dict[int, tuple[int, int]] = {}
     for node in nodes:

@@ -67,6 +67,15 @@ def number_filter(value: float | None) -> str:
     return fmt(value)
 
 
+@bp.app_template_filter("when")
+def when_filter(iso: str) -> str:
+    """``2026-11-25T05:35:47.211232+00:00`` -> ``2026-11-25 05:35 UTC``: minutes are enough to read."""
+    try:
+        return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (TypeError, ValueError):
+        return iso or ""
+
+
 @bp.app_context_processor
 def reviewer_flag() -> dict:
     return {"reviewer": is_reviewer()}
@@ -124,7 +133,8 @@ def load_case(case_id: str) -> dict:
 
 @bp.get("/cases/<case_id>")
 def case(case_id: str) -> str:
-    return render_case(load_case(case_id), RerunForm(data={"learning_rate": ""}))
+    case = load_case(case_id)
+    return render_case(case, RerunForm(data={"learning_rate": fmt(case["input"]["learning_rate"])}))
 
 
 def render_case(case: dict, rerun_form: RerunForm, status: int = 200) -> tuple[str, int]:
