@@ -11,6 +11,8 @@ transactions.
 from __future__ import annotations
 
 import json
+import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -67,6 +69,10 @@ class Database:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        # A forked child (gunicorn's workers) must not share the parent's pooled connections: it
+        # starts with an empty pool and leaves the parent's connections alone.
+        reference = weakref.ref(engine)
+        os.register_at_fork(after_in_child=lambda: (e := reference()) is not None and e.dispose(close=False))
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         # Writers take SQLite's write lock when they begin (a no-op option elsewhere).
         self._writer_sessions = sessionmaker(
