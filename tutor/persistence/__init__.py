@@ -1,5 +1,7 @@
 """Saved cases: the tables, the sessions, the repository that writes and queries them, migrations."""
 
+# integrations adds the API token and Discourse post tables to Base.metadata, which migrations compare with.
+from tutor.persistence import integrations  # noqa: F401
 from tutor.persistence.database import Database, make_engine
 from tutor.persistence.models import Base, Case, Trial, TrialStep
 

@@ -1,0 +1,62 @@
+"""The tables of the integrations: API tokens for bots, and Discourse posts with the tutor's replies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tutor.persistence.models import Base, UTCDateTime
+
+
+class ApiToken(Base):
+    """A bot's bearer token. Only its SHA-256 is kept: the token itself is shown once, at creation."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Unique for ever, revoked or not: cases created with a token are marked "api:<name>" and its
+    # idempotency keys are scoped to that source, so a name must never come back as another client.
+    name: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# The states of a Discourse post, in order: received (stored, not yet answered), replying (the reply
+# is written and stored, not yet accepted by the forum), sent.
+POST_STATES = ("received", "replying", "sent")
+
+
+class DiscoursePost(Base):
+    """A post that mentioned the tutor, the case it asked for, and the reply on its way to the forum.
+
+    One row per post (the forum's post id is unique, and so is the webhook's event id), so a webhook
+    delivered twice never makes a second case or a second reply.
+    """
+
+    __tablename__ = "discourse_posts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+    event_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    topic_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    post_number: Mapped[int] = mapped_column(Integer, nullable=False)
+    username: Mapped[str] = mapped_column(String(100), nullable=False)
+    raw: Mapped[str] = mapped_column(Text, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    case_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("cases.id", ondelete="SET NULL"))
+    reply: Mapped[str | None] = mapped_column(Text)  # Markdown, stored before it is sent
+    # Failures in a row at the current state, when to try next, and what went wrong last.
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # A worker that claims the row owns it until then; one that dies leaves it to be claimed again.
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reply_post_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_discourse_posts_state_next_attempt_at", "state", "next_attempt_at"),)
