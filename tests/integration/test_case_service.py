@@ -303,6 +303,36 @@ def test_rerun_is_the_same_question_with_another_learning_rate(service):
     assert service.rerun(parent["id"], 0.5)["source"] == "discourse:7"
 
 
+def test_rerun_replays_optimizer_settings_and_data(service):
+    q = question(
+        "(w*x - y)**2",
+        "w=0.5",
+        "0.1",
+        "3",
+        methods="simultaneous,sequential,momentum,minibatch",
+        settings={"momentum": "0.8"},
+        data="x,y\n1,2\n2,4\n3,6",
+        batch_size="2",
+        shuffle_seed="7",
+    )
+    parent = service.ask(q, source="web")
+    child = service.rerun(parent["id"], 0.05)
+    assert child["input"] == {**parent["input"], "learning_rate": 0.05}
+    assert [t["method"] for t in child["trials"]] == ["simultaneous", "sequential", "momentum", "minibatch"]
+    assert child["trials"][2]["settings"] == parent["trials"][2]["settings"]
+    assert child["trials"][0]["final_loss"] != parent["trials"][0]["final_loss"]
+
+
+def test_sources_and_keys_must_fit_their_columns(service):
+    with pytest.raises(ValueError, match="source"):
+        service.ask(question("x**2", "x=1"), source="api:" + "b" * 200)
+    with pytest.raises(ValueError, match="source"):
+        service.ask(question("x**2", "x=1"), source="")
+    with pytest.raises(ValueError, match="idempotency"):
+        service.ask(question("x**2", "x=1"), source="api:b", idempotency_key="k" * 201)
+    assert service.list().total == 0
+
+
 def test_rerun_of_an_unknown_case_or_with_a_bad_rate(service):
     with pytest.raises(CaseNotFound):
         service.rerun("no-such-case", 0.1)

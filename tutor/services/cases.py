@@ -147,8 +147,11 @@ class CaseService:
         answer, no second row, even when two requests with the key race each other.
         Raises InputError for a question the engine refuses, CaseNotFound for an unknown parent.
         """
-        if not source:
-            raise ValueError("a case needs a source")
+        # The columns' sizes, checked here because SQLite would store longer text without complaint.
+        if not source or len(source) > 200:
+            raise ValueError("a case needs a source of 1 to 200 characters")
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
+            raise ValueError("an idempotency key must have 1 to 200 characters")
         if idempotency_key is not None:
             existing = self._by_idempotency_key(source, idempotency_key)
             if existing is not None:
