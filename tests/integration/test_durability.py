@@ -123,3 +123,19 @@ def test_racing_processes_with_one_idempotency_key_make_one_case(database_url, d
 
     assert len({worker[0] for worker in acknowledged}) == 1
     assert counts(database)[0] == 1
+
+
+def test_sqlite_connections_are_set_up_for_durable_concurrent_writes(tmp_path):
+    database = Database.from_url(f"sqlite:///{tmp_path / 'deep' / 'folder' / 'tutor.sqlite3'}")
+    with database.session(write=True) as session:
+        connection = session.connection()
+
+        def pragma(name):
+            return connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+
+        assert pragma("journal_mode") == "wal"
+        assert pragma("synchronous") == 2  # FULL
+        assert pragma("busy_timeout") == 30_000
+        assert pragma("foreign_keys") == 1
+    assert (tmp_path / "deep" / "folder" / "tutor.sqlite3").exists()
+    database.dispose()
