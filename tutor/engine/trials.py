@@ -19,6 +19,7 @@ Every loop calls compiled NumPy functions only; no SymPy runs per step.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator
 
@@ -64,6 +65,19 @@ def _trial(problem: Problem, method: str, settings: dict, steps: list[dict], div
     }
 
 
+def _quiet(trial: Callable[..., dict]) -> Callable[..., dict]:
+    """Run a trial with NumPy's floating-point warnings off: an overflow becomes inf or NaN, which the
+    trial reports as divergence, so a warning would only repeat it on stderr."""
+
+    @functools.wraps(trial)
+    def run(*args: object) -> dict:
+        with np.errstate(all="ignore"):
+            return trial(*args)
+
+    return run
+
+
+@_quiet
 def _run(problem: Problem, steps: int, method: str, settings: dict, stepper: Stepper) -> dict:
     """The loop every whole-loss optimizer shares: gradient at the current point, step, record."""
     index = problem.parameter_index
@@ -160,6 +174,7 @@ def rmsprop(problem: Problem, steps: int) -> dict:
     return _run(problem, steps, "rmsprop", {"alpha": alpha, "eps": eps}, step)
 
 
+@_quiet
 def sequential(problem: Problem, steps: int) -> dict:
     lr = problem.learning_rate
     values = problem.start.copy()
@@ -202,6 +217,7 @@ def batches(rows: int, size: int, seed: int | None) -> Iterator[tuple[int, np.nd
             yield epoch, order[first : first + size]
 
 
+@_quiet
 def minibatch(problem: Problem, steps: int) -> dict:
     lr, index = problem.learning_rate, problem.parameter_index
     size, seed = problem.checked.batch_size, problem.checked.shuffle_seed
