@@ -34,7 +34,9 @@ def _limit_worker(memory_mb: int) -> None:
 def _answer_in_worker(question: Question, limits: Limits) -> dict:
     try:
         return answer(question, limits)
-    except MemoryError:
+    except (MemoryError, SystemError):
+        # Under the address-space limit, C extensions that fail to allocate sometimes return an
+        # error without setting MemoryError, which Python reports as SystemError.
         raise TooExpensive(
             f"answering this needs more than {limits.worker_memory_mb} MB of memory", "expression"
         ) from None
