@@ -52,36 +52,38 @@ def evaluate(node: Node, values: dict[str, torch.Tensor]) -> torch.Tensor:
     return _UNARY[node.op](*args) if node.op in _UNARY else _BINARY[node.op](*args)
 
 
-def simultaneous(tree: Node, question: Question) -> float:
-    params = {
+def _tensors(question: Question) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
+    """Every symbol as a float64 tensor; the trainable ones (not fixed) also as a list."""
+    values = {
         n: torch.tensor(float(v), dtype=torch.float64, requires_grad=n not in question.fixed)
         for n, v in question.point.items()
     }
-    trainable = [params[n] for n in question.point if n not in question.fixed]
+    return values, [values[n] for n in question.point if n not in question.fixed]
+
+
+def _final_loss(tree: Node, values: dict[str, torch.Tensor]) -> float:
+    with torch.no_grad():
+        return float(evaluate(tree, values))
+
+
+def simultaneous(tree: Node, question: Question) -> float:
+    values, trainable = _tensors(question)
     for _ in range(question.steps):
-        loss = evaluate(tree, params)
-        grads = torch.autograd.grad(loss, trainable)
+        grads = torch.autograd.grad(evaluate(tree, values), trainable)
         with torch.no_grad():
             for p, g in zip(trainable, grads, strict=True):
                 p -= question.learning_rate * g
-    with torch.no_grad():
-        return float(evaluate(tree, params))
+    return _final_loss(tree, values)
 
 
 def sequential(tree: Node, question: Question) -> float:
-    params = {
-        n: torch.tensor(float(v), dtype=torch.float64, requires_grad=n not in question.fixed)
-        for n, v in question.point.items()
-    }
-    trainable = [params[n] for n in question.point if n not in question.fixed]
+    values, trainable = _tensors(question)
     for _ in range(question.steps):
         for p in trainable:
-            loss = evaluate(tree, params)
-            (g,) = torch.autograd.grad(loss, [p])
+            (g,) = torch.autograd.grad(evaluate(tree, values), [p])
             with torch.no_grad():
                 p -= question.learning_rate * g
-    with torch.no_grad():
-        return float(evaluate(tree, params))
+    return _final_loss(tree, values)
 
 
 def run(cases: dict[str, Question], repeats: int = 5) -> dict:
