@@ -1,0 +1,242 @@
+"""The API's routes. Thin: the engine checks questions, the case service stores and answers them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from apiflask import HTTPError
+from flask import Response, current_app, request, url_for
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+
+from tutor.engine import InputError, Question
+from tutor.services.cases import CaseFilter, CaseNotFound, CaseService
+from tutor.web.api import bp
+from tutor.web.api.auth import ADMIN_ROLE, auth, principal
+from tutor.web.api.schemas import (
+    CaseIn,
+    CaseOut,
+    CasePageOut,
+    CaseQuery,
+    IdempotencyHeaders,
+    Problem,
+    RerunIn,
+)
+from tutor.web.errors import problem
+
+PROBLEM_SCHEMA = Problem.model_json_schema()
+ERROR_DESCRIPTIONS = {
+    400: "The body is not JSON, or a header is malformed",
+    401: "No token, or an unknown or revoked one",
+    403: "The token may not do this (it needs the admin token)",
+    404: "No case with this id",
+    413: "The body is larger than TUTOR_MAX_REQUEST_BYTES",
+    422: "The question cannot be answered as asked: `field` (and `column`) say where",
+    429: "Too many requests; wait as long as Retry-After says",
+}
+RETRY_AFTER = {
+    "Retry-After": {"description": "seconds (or an HTTP date) to wait", "schema": {"type": "string"}}
+}
+LOCATION = {"Location": {"description": "the case in this API", "schema": {"type": "string"}}}
+
+
+def errors(*codes: int) -> dict[int, dict[str, Any]]:
+    """The problem+json responses an operation may give, for its OpenAPI description."""
+    responses: dict[int, dict[str, Any]] = {}
+    for code in (*codes, 429):
+        responses[code] = {
+            "description": ERROR_DESCRIPTIONS[code],
+            "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+        }
+    responses[429]["headers"] = RETRY_AFTER
+    return responses
+
+
+def created(description: str) -> dict[int, dict[str, Any]]:
+    return {201: {"description": description, "headers": LOCATION}}
+
+
+def cases() -> CaseService:
+    return current_app.extensions["tutor"].cases
+
+
+def public_url() -> str:
+    return current_app.config["TUTOR_SETTINGS"].public_url
+
+
+def with_url(case: dict[str, Any]) -> dict[str, Any]:
+    return {**case, "url": f"{public_url()}/cases/{case['id']}"}
+
+
+def created_response(case: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+    return with_url(case), 201, {"Location": url_for("api.get_case", case_id=case["id"])}
+
+
+QUESTION_FIELDS = ("methods", "settings", "data", "batch_size", "shuffle_seed")
+
+
+def question_from(body: CaseIn) -> Question:
+    """The engine's Question. The optimizer fields pass through when this engine's Question has them."""
+    known = {field.name for field in dataclasses.fields(Question)}
+    values: dict[str, Any] = {
+        "expression": body.expression,
+        "point": body.point,
+        "learning_rate": body.learning_rate,
+        "steps": body.steps,
+        "fixed": tuple(body.fixed),
+        "order": tuple(body.order) if body.order is not None else None,
+    }
+    for name in QUESTION_FIELDS:
+        value = getattr(body, name)
+        if value is None:
+            continue
+        if name not in known:
+            raise InputError(f"this server's engine does not support `{name}` yet", name)
+        values[name] = tuple(value) if name == "methods" else value
+    return Question(**values)
+
+
+def same_question(case: dict[str, Any], question: Question) -> bool:
+    given = case["input"]
+    return (
+        given["expression"] == question.expression
+        and given["point"] == dict(question.point)
+        and given["learning_rate"] == question.learning_rate
+        and given["steps"] == question.steps
+    )
+
+
+@bp.post("/cases")
+@bp.auth_required(auth)
+@bp.input(CaseIn, arg_name="body")
+@bp.input(IdempotencyHeaders, location="headers", arg_name="headers")
+@bp.output(
+    CaseOut, status_code=201, description="The new case (or, for a retried Idempotency-Key, the first one)"
+)
+@bp.doc(summary="Ask a question", responses={**created("The case"), **errors(400, 401, 413, 422)})
+def create_case(body: CaseIn, headers: IdempotencyHeaders):
+    """Answers the question and saves it as a case.
+
+    Needs a token. The case is marked with the token's name (source `api:NAME`). With an
+    Idempotency-Key header, a retry returns the first case and stores nothing new.
+    """
+    question = question_from(body)
+    key = headers.idempotency_key
+    case = cases().ask(question, source=principal().source, question_text=body.question, idempotency_key=key)
+    if key is not None and not same_question(case, question):
+        raise InputError(
+            f"the Idempotency-Key '{key}' was used for another question (case {case['id']}): "
+            "send a new key with a new question",
+            "Idempotency-Key",
+        )
+    return created_response(case)
+
+
+@bp.get("/cases/<case_id>")
+@bp.output(CaseOut, description="The case")
+@bp.doc(summary="Read a case", responses=errors(404))
+def get_case(case_id: str):
+    """A saved case. Public, like the case's web page: case links are shared in forum replies."""
+    return with_url(cases().get(case_id))
+
+
+@bp.get("/cases")
+@bp.auth_required(auth, roles=[ADMIN_ROLE])
+@bp.input(CaseQuery, location="query", arg_name="query")
+@bp.output(CasePageOut, description="One page of cases, newest first")
+@bp.doc(summary="List cases", responses=errors(401, 403, 422))
+def list_cases(query: CaseQuery):
+    """Saved cases, newest first, filtered by source, outcome, text and creation time. Admin token only."""
+    where = CaseFilter(
+        source=query.source or None,
+        outcome=query.outcome,
+        search=query.search or None,
+        since=moment(query.since),
+        until=moment(query.until, end_of_day=True),
+    )
+    page = cases().list(where, page=query.page, per_page=query.per_page).as_dict()
+    page["items"] = [with_url(item) for item in page["items"]]
+    return page
+
+
+def moment(value: datetime | date | None, *, end_of_day: bool = False) -> datetime | None:
+    """A datetime as given; a date as its midnight UTC, or the next midnight for an inclusive end."""
+    if value is None or isinstance(value, datetime):
+        return value
+    start = datetime.combine(value, time(), UTC)
+    return start + timedelta(days=1) if end_of_day else start
+
+
+@bp.delete("/cases/<case_id>")
+@bp.auth_required(auth, roles=[ADMIN_ROLE])
+@bp.doc(summary="Delete a case", responses={204: "Deleted", **errors(401, 403, 404)})
+def delete_case(case_id: str):
+    """Deletes the case; cases re-run from it keep their answers and lose the link. Admin token only."""
+    cases().delete(case_id)
+    return Response(status=204)
+
+
+@bp.post("/cases/<case_id>/rerun")
+@bp.auth_required(auth)
+@bp.input(RerunIn, arg_name="body")
+@bp.output(CaseOut, status_code=201, description="The new case, whose parent_id is this one")
+@bp.doc(
+    summary="Re-run with another learning rate",
+    responses={**created("The new case"), **errors(400, 401, 404, 413, 422)},
+)
+def rerun_case(case_id: str, body: RerunIn):
+    """The same question with another learning rate, saved as a new case linked to this one. Needs a token."""
+    return created_response(cases().rerun(case_id, body.learning_rate, source=principal().source))
+
+
+@bp.errorhandler(InputError)
+def input_error(error: InputError) -> Response:
+    return problem(422, error.message, field=error.field, column=error.column)
+
+
+@bp.errorhandler(CaseNotFound)
+def case_not_found(error: CaseNotFound) -> Response:
+    return problem(404, f"There is no case with id '{error.case_id}'; it may have been deleted.")
+
+
+@bp.errorhandler(HTTPError)
+def validation_error(error: HTTPError) -> Response:
+    """APIFlask's request validation: says which field is wrong, and how, in the detail."""
+    found = [
+        (field, message)
+        for fields in (error.detail or {}).values()
+        for field, messages in fields.items()
+        for message in messages
+    ]
+    if not found:
+        return problem(error.status_code, error.message)
+    detail = "; ".join(f"{name}: {text}" for name, text in found[:5])
+    return problem(
+        error.status_code, detail, field=public_field(found[0][0]), column=None, errors=error.detail
+    )
+
+
+def public_field(name: str) -> str:
+    """The member of the request a validation error is about, as the client wrote it."""
+    if name == "_schema":
+        return "body"  # the body is JSON but not an object
+    if name == "idempotency_key":
+        return "Idempotency-Key"
+    return name.split(".", 1)[0]
+
+
+@bp.errorhandler(BadRequest)
+def bad_request(error: BadRequest) -> Response:
+    try:
+        json.loads(request.get_data(cache=True) or b"")
+    except ValueError as reason:
+        return problem(400, f"The body is not valid JSON: {reason}")
+    return problem(400, error.description or "The request could not be understood.")
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(error: RequestEntityTooLarge) -> Response:
+    limit = current_app.config["TUTOR_SETTINGS"].max_request_bytes
+    return problem(413, f"The body may be at most {limit} bytes.")
