@@ -1,0 +1,351 @@
+"""Discourse posts that ask the tutor: stored on arrival, answered, and replied to until the forum accepts.
+
+Nothing is lost and nothing is doubled:
+
+- ``receive`` stores the post before the webhook is answered; the post id and the event id are unique,
+  so a delivery Discourse retries is recognised and changes nothing.
+- ``run_due`` answers stored posts (the case is created with the post as its idempotency key, so a
+  crash between saving the case and recording it on the post does not make a second case), stores the
+  reply, and only then sends it. A failed send is retried with exponential backoff, or after the
+  forum's Retry-After; nothing is dropped.
+- A worker claims a row with a lease (``locked_until``) before working on it, so the web processes'
+  background threads and ``tutor discourse deliver`` never work on the same post at once; a worker
+  that dies leaves its lease to run out, and the post is taken up again.
+
+A reply can still be sent twice in one case: the forum accepts it and the process dies before
+recording that. Discourse's API has no idempotency key to prevent it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tutor.config import Settings
+from tutor.discourse import (
+    DeliveryFailed,
+    ForumClient,
+    answer_reply,
+    backoff_seconds,
+    help_reply,
+    mentions,
+    question_text,
+    read_question,
+)
+from tutor.engine import InputError
+from tutor.persistence.database import Database
+from tutor.persistence.integrations import DiscoursePost
+from tutor.services.cases import CaseService
+
+log = logging.getLogger(__name__)
+
+PENDING = ("received", "replying")
+LEASE = timedelta(minutes=2)
+MAX_ERROR_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class IncomingPost:
+    """What the tutor needs of a ``post_created`` webhook's post."""
+
+    post_id: int
+    topic_id: int
+    post_number: int
+    username: str
+    raw: str
+
+
+@dataclass(frozen=True)
+class Received:
+    status: str  # "queued", "duplicate" or "ignored"
+    reason: str
+
+
+@dataclass
+class RunSummary:
+    answered: int = 0
+    sent: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    lease: datetime
+    post: IncomingPost
+    state: str
+    reply: str | None
+    attempts: int
+
+
+class DiscourseService:
+    def __init__(
+        self,
+        database: Database,
+        cases: CaseService,
+        *,
+        username: str,
+        public_url: str,
+        forum: ForumClient | None,
+        clock=None,
+    ):
+        self.database = database
+        self.cases = cases
+        self.username = username
+        self.public_url = public_url.rstrip("/")
+        self.forum = forum
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, cases: CaseService) -> DiscourseService:
+        """The service on the case service's database, replying through TUTOR_DISCOURSE_URL if it is set."""
+        forum = None
+        if settings.discourse_url and settings.discourse_api_key:
+            forum = ForumClient(
+                settings.discourse_url, settings.discourse_api_key, settings.discourse_username
+            )
+        return cls(
+            cases.database,
+            cases,
+            username=settings.discourse_username,
+            public_url=settings.public_url,
+            forum=forum,
+        )
+
+    def receive(self, post: IncomingPost, event_id: str | None = None) -> Received:
+        """Stores a post that asks the tutor. Returns what became of it; never answers it here."""
+        if post.username.lower() == self.username.lower():
+            return Received("ignored", "the tutor's own post")
+        if not mentions(post.raw, self.username):
+            return Received("ignored", f"the post does not mention @{self.username}")
+        now = self._clock()
+        try:
+            with self.database.session(write=True) as session:
+                session.add(
+                    DiscoursePost(
+                        post_id=post.post_id,
+                        event_id=event_id,
+                        topic_id=post.topic_id,
+                        post_number=post.post_number,
+                        username=post.username,
+                        raw=post.raw,
+                        received_at=now,
+                        state="received",
+                        attempts=0,
+                        next_attempt_at=now,
+                    )
+                )
+        except IntegrityError:
+            return Received("duplicate", "this post or event was received before")
+        return Received("queued", "the reply will follow")
+
+    def run_due(self, *, everything: bool = False, limit: int = 100) -> RunSummary:
+        """Answers and replies to every post that is due (``everything``: also those waiting to retry)."""
+        summary = RunSummary()
+        for row_id in self._due_ids(everything, limit):
+            claimed = self._claim(row_id)
+            if claimed is None:
+                continue  # another worker has it
+            if claimed.state == "received":
+                claimed = self._answer(claimed, summary)
+            if claimed is not None:
+                self._deliver(claimed, summary)
+        return summary
+
+    def next_due(self) -> datetime | None:
+        """When the earliest pending post may be worked on (its retry time, or its lease's end)."""
+        with self.database.session() as session:
+            rows = session.execute(
+                select(DiscoursePost.next_attempt_at, DiscoursePost.locked_until)
+                .where(DiscoursePost.state.in_(PENDING))
+                .order_by(DiscoursePost.next_attempt_at)
+                .limit(100)
+            ).all()
+        return min((max(due, locked or due) for due, locked in rows), default=None)
+
+    def posts(self, *, pending_only: bool = False, limit: int = 50) -> list[dict]:
+        """The newest posts, for the operator: state, attempts, last error, case."""
+        query = select(DiscoursePost).order_by(DiscoursePost.received_at.desc(), DiscoursePost.id.desc())
+        if pending_only:
+            query = query.where(DiscoursePost.state.in_(PENDING))
+        with self.database.session() as session:
+            return [
+                {
+                    "post_id": row.post_id,
+                    "topic_id": row.topic_id,
+                    "username": row.username,
+                    "received_at": row.received_at,
+                    "state": row.state,
+                    "case_id": row.case_id,
+                    "attempts": row.attempts,
+                    "next_attempt_at": row.next_attempt_at if row.state in PENDING else None,
+                    "last_error": row.last_error,
+                    "reply_post_id": row.reply_post_id,
+                }
+                for row in session.scalars(query.limit(limit))
+            ]
+
+    def counts(self) -> dict[str, int]:
+        with self.database.session() as session:
+            rows = session.execute(
+                select(DiscoursePost.state, func.count()).group_by(DiscoursePost.state)
+            ).all()
+        return {state: count for state, count in rows}
+
+    def _due_ids(self, everything: bool, limit: int) -> list[int]:
+        now = self._clock()
+        query = select(DiscoursePost.id).where(
+            DiscoursePost.state.in_(PENDING),
+            or_(DiscoursePost.locked_until.is_(None), DiscoursePost.locked_until < now),
+        )
+        if not everything:
+            query = query.where(DiscoursePost.next_attempt_at <= now)
+        with self.database.session() as session:
+            return list(session.scalars(query.order_by(DiscoursePost.next_attempt_at).limit(limit)))
+
+    def _claim(self, row_id: int) -> _Claimed | None:
+        now = self._clock()
+        lease = now + LEASE
+        with self.database.session(write=True) as session:
+            taken = session.execute(
+                update(DiscoursePost)
+                .where(
+                    DiscoursePost.id == row_id,
+                    DiscoursePost.state.in_(PENDING),
+                    or_(DiscoursePost.locked_until.is_(None), DiscoursePost.locked_until < now),
+                )
+                .values(locked_until=lease)
+                .execution_options(synchronize_session=False)
+            )
+            if taken.rowcount != 1:
+                return None
+            row = session.get(DiscoursePost, row_id)
+            post = IncomingPost(row.post_id, row.topic_id, row.post_number, row.username, row.raw)
+            return _Claimed(row.id, lease, post, row.state, row.reply, row.attempts)
+
+    def _record(self, claimed: _Claimed, **values) -> bool:
+        """Writes ``values`` and releases the lease, if the lease is still ours."""
+        with self.database.session(write=True) as session:
+            done = session.execute(
+                update(DiscoursePost)
+                .where(DiscoursePost.id == claimed.id, DiscoursePost.locked_until == claimed.lease)
+                .values(locked_until=None, **values)
+                .execution_options(synchronize_session=False)
+            )
+            return done.rowcount == 1
+
+    def _failed(self, claimed: _Claimed, error: str, summary: RunSummary, wait: float | None = None) -> None:
+        attempts = claimed.attempts + 1
+        delay = wait if wait is not None else backoff_seconds(attempts)
+        summary.failures.append(f"post {claimed.post.post_id}: {error}")
+        log.warning("discourse post %s, attempt %d: %s", claimed.post.post_id, attempts, error)
+        self._record(
+            claimed,
+            attempts=attempts,
+            last_error=error[:MAX_ERROR_CHARS],
+            next_attempt_at=self._clock() + timedelta(seconds=delay),
+        )
+
+    def _answer(self, claimed: _Claimed, summary: RunSummary) -> _Claimed | None:
+        """Asks the post's question and stores the reply; returns the row ready to deliver."""
+        post = claimed.post
+        case_id = None
+        try:
+            question = read_question(post.raw, self.username)
+            case = self.cases.ask(
+                question,
+                source=f"discourse:{post.post_id}",
+                question_text=question_text(post.raw),
+                idempotency_key=f"post:{post.post_id}",
+            )
+            case_id = case["id"]
+            reply = answer_reply(case, f"{self.public_url}/cases/{case_id}")
+        except InputError as error:
+            reply = help_reply(error, self.username)
+        except Exception as error:
+            # Not the learner's fault (a bug, the database): the post stays queued and is retried.
+            log.exception("answering discourse post %s failed", post.post_id)
+            self._failed(claimed, f"answering failed: {error}", summary)
+            return None
+        now = self._clock()
+        values = dict(
+            state="replying", reply=reply, case_id=case_id, attempts=0, last_error=None, next_attempt_at=now
+        )
+        if not self._record(claimed, **values):
+            return None
+        summary.answered += 1
+        # Claimed again right away for the delivery: a lease held through the forum call.
+        return self._claim(claimed.id)
+
+    def _deliver(self, claimed: _Claimed, summary: RunSummary) -> None:
+        if self.forum is None:
+            self._failed(claimed, "TUTOR_DISCOURSE_URL or TUTOR_DISCOURSE_API_KEY is not set", summary)
+            return
+        try:
+            reply_post_id = self.forum.create_post(
+                claimed.post.topic_id, claimed.reply, claimed.post.post_number
+            )
+        except DeliveryFailed as error:
+            self._failed(claimed, str(error), summary, error.retry_after)
+            return
+        self._record(
+            claimed,
+            state="sent",
+            replied_at=self._clock(),
+            reply_post_id=reply_post_id,
+            last_error=None,
+        )
+        summary.sent += 1
+
+
+class Dispatcher:
+    """Works through due posts in a daemon thread of this process, woken when a post arrives.
+
+    The thread starts on the first ``wake`` in each process (gunicorn forks its workers, and threads
+    do not survive a fork). Every process may run one; the leases keep them off each other's posts.
+    """
+
+    def __init__(self, service: DiscourseService, idle_seconds: float = 30.0):
+        self.service = service
+        self.idle_seconds = idle_seconds
+        self._wakeup = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+        self._stopping = False
+
+    def wake(self) -> None:
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._stopping = False
+                self._thread = threading.Thread(target=self._loop, name="discourse-delivery", daemon=True)
+                self._pid = os.getpid()
+                self._thread.start()
+        self._wakeup.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self._lock:
+            thread, self._stopping = self._thread, True
+        self._wakeup.set()
+        if thread is not None and self._pid == os.getpid():
+            thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stopping:
+            self._wakeup.clear()
+            wait = self.idle_seconds
+            try:
+                self.service.run_due()
+                due = self.service.next_due()
+                if due is not None:
+                    wait = min(wait, max((due - datetime.now(UTC)).total_seconds(), 0.05))
+            except Exception:
+                # The database may be down for a moment; the next round tries again.
+                log.exception("discourse delivery round failed")
+            self._wakeup.wait(wait)

@@ -1,0 +1,114 @@
+"""POST /integrations/discourse: Discourse's webhook. Verifies the signature, stores posts that ask the
+tutor, and answers 202 at once; a background thread (and `tutor discourse deliver`) does the rest."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from flask import Blueprint, Flask, Response, current_app, request
+from flask.blueprints import BlueprintSetupState
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tutor.discourse import signature_valid
+from tutor.services.discourse import DiscourseService, Dispatcher, IncomingPost
+from tutor.web.errors import problem
+from tutor.web.extensions import limiter
+
+# A post's payload carries its raw text and its HTML (each up to the forum's 32000-character limit):
+# more than the API's request limit, and a delivery refused for its size would be retried for ever.
+WEBHOOK_MAX_BYTES = 1024 * 1024
+WHISPER = 4  # Discourse's post_type for staff-only whispers: never answered in public
+
+bp = Blueprint("discourse", __name__, url_prefix="/integrations")
+# Discourse sends bursts and retries on any error; the signature, not a rate limit, keeps others out.
+limiter.exempt(bp)
+
+
+@dataclass(frozen=True)
+class DiscourseIntegration:
+    service: DiscourseService
+    dispatcher: Dispatcher
+
+
+class PostPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    topic_id: int
+    post_number: int
+    username: str
+    raw: str
+    post_type: int = 1
+
+
+class PostEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    post: PostPayload
+
+
+@bp.record_once
+def _set_up(state: BlueprintSetupState) -> None:
+    app = state.app
+    service = DiscourseService.from_settings(app.config["TUTOR_SETTINGS"], app.extensions["tutor"].cases)
+    app.extensions["tutor_discourse"] = DiscourseIntegration(service, Dispatcher(service))
+
+
+def start_background_delivery(app: Flask) -> None:
+    """Starts this process's delivery thread now, so posts left pending by a crash go out without
+    waiting for the next webhook. For server processes, not for tests or commands."""
+    if app.config["TUTOR_SETTINGS"].discourse_secret:
+        app.extensions["tutor_discourse"].dispatcher.wake()
+
+
+def integration() -> DiscourseIntegration:
+    return current_app.extensions["tutor_discourse"]
+
+
+@bp.before_request
+def allow_post_sized_bodies() -> None:
+    request.max_content_length = WEBHOOK_MAX_BYTES
+
+
+@bp.post("/discourse")
+def webhook() -> Response | tuple[dict, int]:
+    secret = current_app.config["TUTOR_SETTINGS"].discourse_secret
+    if not secret:
+        return problem(404, "The Discourse integration is off: set TUTOR_DISCOURSE_SECRET to turn it on.")
+    body = request.get_data(cache=True)
+    if not signature_valid(secret, body, request.headers.get("X-Discourse-Event-Signature")):
+        response = problem(
+            401,
+            "X-Discourse-Event-Signature must be sha256= and the hex HMAC-SHA256 of the body, keyed with "
+            "the webhook's secret (TUTOR_DISCOURSE_SECRET).",
+        )
+        response.headers["WWW-Authenticate"] = 'HMAC-SHA256 header="X-Discourse-Event-Signature"'
+        return response
+
+    event = request.headers.get("X-Discourse-Event", "")
+    if event == "ping":
+        return {"status": "pong"}, 200
+    if request.headers.get("X-Discourse-Event-Type") != "post" or event != "post_created":
+        return {"status": "ignored", "reason": f"the tutor acts on post_created only, not {event!r}"}, 200
+    try:
+        post = PostEvent.model_validate(json.loads(body)).post
+    except ValueError as error:
+        # ValidationError is a ValueError too; either way Discourse sent something unexpected.
+        if isinstance(error, ValidationError):
+            first = error.errors()[0]
+            detail = f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
+        else:
+            detail = str(error)
+        return problem(422, f"The body is not a post_created payload with a post: {detail}")
+    if post.post_type == WHISPER:
+        return {"status": "ignored", "reason": "a whisper is answered by staff, not in public"}, 200
+
+    received = integration().service.receive(
+        IncomingPost(post.id, post.topic_id, post.post_number, post.username, post.raw),
+        event_id=request.headers.get("X-Discourse-Event-Id") or None,
+    )
+    if received.status == "queued":
+        integration().dispatcher.wake()
+        return {"status": received.status, "reason": received.reason}, 202
+    return {"status": received.status, "reason": received.reason}, 200
