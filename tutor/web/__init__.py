@@ -86,6 +86,10 @@ def create_app(settings: Settings | None = None, **overrides: object) -> Flask:
     app.register_blueprint(apidocs.bp)
     # The JSON API (/api/...) and the Discourse webhook (/integrations/...) register here. Both take no
     # cookies, so each exempts itself from CSRF: csrf.exempt(bp).
+    from tutor.web import api, discourse
+
+    app.register_blueprint(csrf.exempt(api.bp))
+    app.register_blueprint(csrf.exempt(discourse.bp))
     return app
 
 
