@@ -7,7 +7,7 @@ class InputError(ValueError):
     """The question cannot be answered as asked.
 
     ``field`` names the input at fault (expression, point, learning_rate, steps, fixed, order, methods,
-    data, batch_size); ``column`` is the 1-based column in that field's text when there is one. The
+    settings, data, batch_size, shuffle_seed); ``column`` is the 1-based column in that field's text when there is one. The
     message is a single line a learner can act on.
     """
 
