@@ -12,7 +12,7 @@ from tutor.engine.analysis import analyse_first_step
 from tutor.engine.compiled import _compile, _hessian_function
 from tutor.engine.explain import explain
 from tutor.engine.graph import build_graph
-from tutor.engine.parse import parse_expression
+from tutor.engine.parse import _printed, parse_expression
 from tutor.engine.problem import Problem
 from tutor.engine.question import check_question
 from tutor.engine.trials import TRIALS
@@ -21,6 +21,7 @@ from tutor.engine.trials import TRIALS
 def _clear_caches() -> None:
     _compile.cache_clear()
     _hessian_function.cache_clear()
+    _printed.cache_clear()
 
 
 def phases(question: Question) -> dict[str, float]:
@@ -38,9 +39,9 @@ def phases(question: Question) -> dict[str, float]:
     checked = check_question(question, parsed, limits)
     problem = timed("differentiate+compile", Problem.from_checked, checked)
     loss, gradient = problem.compiled.loss_and_gradient(problem.start)
-    hessian = timed("hessian", problem.compiled.hessian, problem.start)
+    hessian = timed("hessian", problem.hessian, problem.start)
     timed("graph", build_graph, parsed.tree, checked.point)
-    timed("trials", lambda: [TRIALS[m](problem, question.steps) for m in question.methods])
+    timed("trials", lambda: [TRIALS[m](problem, question.steps) for m in checked.methods])
     timed("analysis", analyse_first_step, problem, loss, gradient, hessian)
     document = answer(question)
     timed("explanation", explain, document)

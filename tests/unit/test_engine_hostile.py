@@ -125,3 +125,17 @@ def test_the_sandbox_refuses_what_needs_too_much_memory():
             analyzer.answer(Question("tanh(q1)*q2 + sin(q3*q1)", {"q1": 1, "q2": 2, "q3": 3}, 0.1))
     finally:
         analyzer.close()
+
+
+@pytest.mark.parametrize("name", ["exp", "select", "less", "nan", "inf", "numpy", "e", "pi", "print", "x0"])
+def test_no_variable_name_can_shadow_the_generated_code(name):
+    if name == "exp":
+        with pytest.raises(InputError):
+            parse_expression(f"{name} + 1")
+        return
+    # Compared with the same function in a name that cannot collide.
+    ours = answer(Question(f"{name}**2*y + sin({name})", {name: 0.7, "y": 2}, 0.1))
+    plain = answer(Question("q**2*y + sin(q)", {"q": 0.7, "y": 2}, 0.1))
+    assert ours["loss"] == plain["loss"]
+    assert ours["gradient"][name] == plain["gradient"]["q"]
+    assert ours["trials"][1]["final_loss"] == plain["trials"][1]["final_loss"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import sympy as sp
 
 from tutor import __version__
 from tutor.config import Limits
@@ -35,7 +34,13 @@ __all__ = [
 
 
 def answer(question: Question, limits: Limits | None = None) -> dict:
-    limits = limits or Limits()
+    # NaN and infinity are answers here (outside the domain, overflow), not errors to warn about;
+    # switching NumPy's error state once, not per evaluation, keeps the step loops fast.
+    with np.errstate(all="ignore"):
+        return _answer(question, limits or Limits())
+
+
+def _answer(question: Question, limits: Limits) -> dict:
     parsed = parse_expression(question.expression, limits)
     checked = check_question(question, parsed, limits)
     problem = Problem.from_checked(checked)
@@ -52,7 +57,6 @@ def answer(question: Question, limits: Limits | None = None) -> dict:
     index = problem.parameter_index
     defined = math.isfinite(loss) and bool(np.all(np.isfinite(gradient[index])))
     hessian = problem.hessian(problem.start) if defined else None
-    parameter_hessian = hessian[np.ix_(index, index)] if hessian is not None else None
 
     document = {
         "engine_version": __version__,
@@ -75,13 +79,11 @@ def answer(question: Question, limits: Limits | None = None) -> dict:
         "loss": loss,
         "gradient": problem.gradient_of(gradient),
         "gradient_norm": float(np.linalg.norm(gradient[index])),
-        "partials": {
-            name: sp.sstr(compiled.partials[compiled.names.index(name)]) for name in checked.parameters
-        },
+        "partials": {name: compiled.partials_text[compiled.names.index(name)] for name in checked.parameters},
         "partials_latex": {
-            name: sp.latex(compiled.partials[compiled.names.index(name)]) for name in checked.parameters
+            name: compiled.partials_latex[compiled.names.index(name)] for name in checked.parameters
         },
-        "hessian": parameter_hessian.tolist() if parameter_hessian is not None else None,
+        "hessian": hessian.tolist() if hessian is not None else None,
         "graph_row": graph_row,
         "graph": {
             "output": graph.output,

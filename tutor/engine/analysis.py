@@ -37,7 +37,8 @@ class LineSearch:
         return self.problem.loss_along(columns) - self.loss
 
     def change_at(self, rate: float) -> float:
-        return float(self.change(np.array([rate]))[0])
+        # One point: the scalar path (bisection and golden-section call this a hundred times).
+        return self.problem.loss(self.problem.start - rate * self.direction) - self.loss
 
     def search_range(self) -> tuple[float, float]:
         rate = self.problem.learning_rate
@@ -123,6 +124,7 @@ class LineSearch:
 def analyse_first_step(
     problem: Problem, loss: float, gradient: np.ndarray, hessian: np.ndarray | None
 ) -> dict:
+    """``gradient`` over every symbol (as Problem.start); ``hessian`` over the parameters only."""
     lr = problem.learning_rate
     g = gradient[problem.parameter_index]
     search = LineSearch(problem, loss, gradient)
@@ -132,9 +134,8 @@ def analyse_first_step(
 
     second_own = second_interplay = second = quadratic = None
     if hessian is not None and np.all(np.isfinite(hessian)):
-        h = hessian[np.ix_(problem.parameter_index, problem.parameter_index)]
-        curvature = float(g @ h @ g)
-        own = float(np.sum(np.diag(h) * g * g))
+        curvature = float(g @ hessian @ g)
+        own = float(np.sum(np.diag(hessian) * g * g))
         second = 0.5 * lr**2 * curvature
         second_own = 0.5 * lr**2 * own
         second_interplay = 0.5 * lr**2 * (curvature - own)

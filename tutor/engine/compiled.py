@@ -3,7 +3,7 @@ its canonical form, so a trial of a thousand steps calls compiled NumPy code ins
 
 from __future__ import annotations
 
-import warnings
+import builtins
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,29 +16,35 @@ from tutor.engine.parse import Parsed
 
 @dataclass(frozen=True)
 class Compiled:
-    """f, its gradient and its Hessian for one expression, over ``names`` (all its symbols)."""
+    """f, its gradient and its Hessian for one expression, over ``names`` (all its symbols), and the
+    formulas as text and LaTeX: printing SymPy expressions costs more than a whole trial, so each is
+    printed once here and reused by every question on the same expression."""
 
     names: tuple[str, ...]
     partials: tuple[sp.Expr, ...]  # one per name
+    partials_text: tuple[str, ...]
+    partials_latex: tuple[str, ...]
     _loss: Callable[..., object]
     _loss_and_gradient: Callable[..., Sequence[object]]
-    _hessian_exprs: tuple[tuple[sp.Expr, ...], ...] | None
 
-    # The scalar forms are what the trials call thousands of times: plain floats, no array set-up.
+    # The scalar forms are what the trials call thousands of times: plain floats, no array set-up and
+    # no error-state switching per call. Their callers run under np.errstate(all="ignore") (answer()
+    # and every trial do), because NaN and infinity are answers here, not errors to warn about.
 
     def loss(self, values: np.ndarray) -> float:
-        return _real_number(_call(self._loss, values))
+        return float(self._loss(*values))
+
+    def loss_and_gradient(self, values: np.ndarray) -> tuple[float, np.ndarray]:
+        out = self._loss_and_gradient(*values)
+        return float(out[0]), np.array(out[1:], dtype=float)
 
     def loss_along(self, columns: np.ndarray) -> np.ndarray:
         """f at many points at once: ``columns`` has one row per symbol and one column per point."""
         return self.loss_at(columns)
 
-    def loss_and_gradient(self, values: np.ndarray) -> tuple[float, np.ndarray]:
-        out = _call(self._loss_and_gradient, values)
-        return _real_number(out[0]), np.array([_real_number(v) for v in out[1:]], dtype=float)
-
-    def hessian(self, values: np.ndarray) -> np.ndarray:
-        return self.hessian_at(values)
+    def hessian(self, values: np.ndarray, rows: tuple[int, ...]) -> np.ndarray:
+        """The Hessian over the symbols at positions ``rows`` (the parameters), in that order."""
+        return self.hessian_at(values, rows)
 
     # The *_at forms take one argument per symbol, each a number or an array; the arrays broadcast
     # (a data column against the rows, a grid of learning rates against the points) and the result
@@ -52,9 +58,9 @@ class Compiled:
         out = _call(self._loss_and_gradient, args)
         return _real(out[0], shape), np.array([_real(v, shape) for v in out[1:]])
 
-    def hessian_at(self, args: Sequence[object]) -> np.ndarray:
+    def hessian_at(self, args: Sequence[object], rows: tuple[int, ...]) -> np.ndarray:
         shape = _shape(args)
-        out = _call(_hessian_function(self), args)
+        out = _call(_hessian_function(self, tuple(rows)), args)
         return np.array([[_real(v, shape) for v in row] for row in out])
 
 
@@ -64,8 +70,7 @@ def _shape(args: Sequence[object]) -> tuple[int, ...]:
 
 def _call(function: Callable[..., object], args: Sequence[object]) -> object:
     # NaN and infinity are answers here (outside the domain, overflow), not errors to warn about.
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with np.errstate(all="ignore"):
         return function(*args)
 
 
@@ -96,16 +101,23 @@ def _compile(expr: sp.Expr, names: tuple[str, ...]) -> Compiled:
     # SymPy expressions hash and compare structurally, so equal formulas share one compiled entry.
     symbols = [sp.Symbol(name, real=True) for name in names]
     partials = tuple(sp.diff(expr, symbol) for symbol in symbols)
-    loss = _lambdify(symbols, expr)
-    loss_and_gradient = _lambdify(symbols, [expr, *partials])
-    return Compiled(names, partials, loss, loss_and_gradient, None)
+    return Compiled(
+        names,
+        partials,
+        tuple(sp.sstr(partial) for partial in partials),
+        tuple(sp.latex(partial) for partial in partials),
+        _lambdify(symbols, expr),
+        _lambdify(symbols, [expr, *partials]),
+    )
 
 
 @lru_cache(maxsize=256)
-def _hessian_function(compiled: Compiled) -> Callable[..., Sequence[Sequence[object]]]:
+def _hessian_function(compiled: Compiled, rows: tuple[int, ...]) -> Callable[..., Sequence[Sequence[object]]]:
+    # Only the parameters' rows and columns: differentiating and compiling the data and fixed
+    # symbols' second derivatives would be most of the work for a neuron, and none is used.
     symbols = [sp.Symbol(name, real=True) for name in compiled.names]
-    rows = [[_without_delta(sp.diff(partial, symbol)) for symbol in symbols] for partial in compiled.partials]
-    return _lambdify(symbols, rows)
+    matrix = [[_without_delta(sp.diff(compiled.partials[i], symbols[j])) for j in rows] for i in rows]
+    return _lambdify(symbols, matrix)
 
 
 def _without_delta(expr: sp.Expr) -> sp.Expr:
@@ -116,6 +128,14 @@ def _without_delta(expr: sp.Expr) -> sp.Expr:
 
 
 def _lambdify(symbols: list[sp.Symbol], expr: object) -> Callable[..., object]:
-    # dummify: the generated code must not use the learner's names (a variable called `numpy`
-    # would otherwise shadow the module inside the generated function).
-    return sp.lambdify(symbols, expr, modules="numpy", cse=True, dummify=True)
+    function = sp.lambdify(symbols, expr, modules="numpy", cse=True)
+    # The generated code takes the learner's names as its arguments, so a variable called `exp`,
+    # `numpy` or `print` would shadow what the code calls. Renaming every symbol (dummify) makes that
+    # impossible but costs four times the compile, so it is done only when a name collides.
+    # (cse's own temporaries x0, x1, ... already skip names the expression uses.)
+    if any(symbol.name in function.__globals__ or symbol.name in _BUILTINS for symbol in symbols):
+        function = sp.lambdify(symbols, expr, modules="numpy", cse=True, dummify=True)
+    return function
+
+
+_BUILTINS = frozenset(dir(builtins))

@@ -16,6 +16,7 @@ import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 import sympy as sp
 
@@ -38,6 +39,9 @@ class Node:
     value: Fraction | None = None  # for const
     text: str = ""  # the sub-expression, written back out
     column: int = 1
+    # Its value in floats when it has no variables (a constant sub-expression), else None; computed
+    # from the children's as the tree is built, so bounding constants stays linear in the tree size.
+    constant: float | None = None
 
 
 @dataclass(frozen=True)
@@ -49,11 +53,17 @@ class Parsed:
 
     @property
     def canonical(self) -> str:
-        return sp.sstr(self.expr)
+        return _printed(self.expr)[0]
 
     @property
     def latex(self) -> str:
-        return sp.latex(self.expr)
+        return _printed(self.expr)[1]
+
+
+@lru_cache(maxsize=256)
+def _printed(expr: sp.Expr) -> tuple[str, str]:
+    """Text and LaTeX of an expression: printing costs milliseconds, so a repeated question pays once."""
+    return sp.sstr(expr), sp.latex(expr)
 
 
 def check_name(name: str, limits: Limits, field: str = "point", column: int | None = None) -> str:
@@ -141,7 +151,8 @@ class _Builder:
         text = ast.unparse(node)
         column = self.column(node)
         if isinstance(node, ast.Constant):
-            return Node("const", value=self.number(node), text=text, column=column)
+            value = self.number(node)
+            return Node("const", value=value, text=text, column=column, constant=float(value))
         if isinstance(node, ast.Name):
             name = check_name(node.id, self.limits, "expression", column)
             return Node("input", name=name, text=name, column=column)
@@ -151,10 +162,10 @@ class _Builder:
             op = _BINARY[type(node.op)]
             if op == "pow":
                 self.check_power(right, node)
-            return self.bounded(Node(op, (left, right), text=text, column=column), node)
+            return self.bounded(op, (left, right), text, node)
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
             operand = self.build(node.operand, depth + 1)
-            return Node(_UNARY[type(node.op)], (operand,), text=text, column=column)
+            return self.bounded(_UNARY[type(node.op)], (operand,), text, node)
         if isinstance(node, ast.Call):
             return self.call(node, depth, text, column)
         raise self.refuse(f"'{_describe(node)}' is not allowed in a formula", node)
@@ -173,7 +184,7 @@ class _Builder:
                 f"{function.name}() takes {function.arity} argument{plural}, not {len(node.args)}", node
             )
         args = tuple(self.build(arg, depth + 1) for arg in node.args)
-        return self.bounded(Node(function.name, args, text=text, column=column), node)
+        return self.bounded(function.name, args, text, node)
 
     def number(self, node: ast.Constant) -> Fraction:
         value = node.value
@@ -189,22 +200,27 @@ class _Builder:
         return Fraction(value) if isinstance(value, int) else Fraction(repr(value))
 
     def check_power(self, exponent: Node, node: ast.BinOp) -> None:
-        if _symbols_in_order(exponent):
+        value = exponent.constant
+        if value is None:
             return
-        value = _constant_value(exponent)
         if not math.isfinite(value) or abs(value) > self.limits.max_exponent:
             raise InputError(
                 f"the exponent {exponent.text} is larger than the limit {self.limits.max_exponent:g}",
                 column=self.column(node.right),
             )
 
-    def bounded(self, built: Node, node: ast.AST) -> Node:
-        """A sub-expression without variables is a number: keep it within the constant limit."""
-        if not _symbols_in_order(built):
-            value = _constant_value(built)
-            if not math.isfinite(value) or abs(value) > self.limits.max_constant:
-                raise self.refuse(f"{built.text} is larger than the limit {self.limits.max_constant:g}", node)
-        return built
+    def bounded(self, op: str, children: tuple[Node, ...], text: str, node: ast.AST) -> Node:
+        """An operation; one without variables is a number: keep it finite and within the limit."""
+        from tutor.engine.graph import float_op  # one place defines how each op computes
+
+        constant = None
+        if all(child.constant is not None for child in children):
+            constant = float_op(op, [child.constant for child in children])
+            if not math.isfinite(constant):
+                raise self.refuse(f"{text} is not a finite number", node)
+            if abs(constant) > self.limits.max_constant:
+                raise self.refuse(f"{text} is larger than the limit {self.limits.max_constant:g}", node)
+        return Node(op, children, text=text, column=self.column(node), constant=constant)
 
 
 def _describe(node: ast.AST) -> str:
@@ -224,15 +240,6 @@ def _symbols_in_order(node: Node) -> tuple[str, ...]:
             seen.setdefault(current.name, None)
         stack.extend(reversed(current.children))
     return tuple(seen)
-
-
-def _constant_value(node: Node) -> float:
-    """Value of a sub-expression without variables, in floats (bounded work: inputs are bounded)."""
-    from tutor.engine.graph import float_op  # one place defines how each op computes
-
-    if node.op == "const":
-        return float(node.value)
-    return float_op(node.op, [_constant_value(child) for child in node.children])
 
 
 def _to_sympy(node: Node, symbols: dict[str, sp.Symbol]) -> sp.Expr:

@@ -100,6 +100,8 @@ class Problem:
         return np.mean(self.compiled.loss_at(self._args(columns, None)), axis=-1)
 
     def hessian(self, values: np.ndarray) -> np.ndarray:
+        """Over the parameters only, in their order."""
+        rows = tuple(int(i) for i in self.parameter_index)
         if self.data is None:
-            return self.compiled.hessian(values)
-        return np.mean(self.compiled.hessian_at(self._args(values, None)), axis=-1)
+            return self.compiled.hessian(values, rows)
+        return np.mean(self.compiled.hessian_at(self._args(values, None), rows), axis=-1)

@@ -34,17 +34,20 @@ Stepper = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray | None]]
 
 def _finite(loss: float, values: np.ndarray) -> bool:
     # Callers pass the parameters only: a data column's place in the vector holds NaN by design.
-    return math.isfinite(loss) and bool(np.all(np.isfinite(values)))
+    return math.isfinite(loss) and bool(np.isfinite(values).all())
 
 
 def angle_degrees(a: np.ndarray, b: np.ndarray) -> float:
     """The angle between two vectors in degrees, NaN if either is zero. Computed from the unit
     vectors' difference and sum, which stays accurate near 0° and 180° where arccos does not."""
-    norm_a, norm_b = float(np.linalg.norm(a)), float(np.linalg.norm(b))
-    if norm_a == 0 or norm_b == 0:
+    # Plain floats: vectors here have a handful of entries, where NumPy's per-call cost dominates.
+    a, b = a.tolist(), b.tolist()
+    norm_a, norm_b = math.hypot(*a), math.hypot(*b)
+    if norm_a == 0 or norm_b == 0 or not math.isfinite(norm_a) or not math.isfinite(norm_b):
         return math.nan
-    unit_a, unit_b = a / norm_a, b / norm_b
-    return math.degrees(2 * math.atan2(np.linalg.norm(unit_a - unit_b), np.linalg.norm(unit_a + unit_b)))
+    difference = math.hypot(*(x / norm_a - y / norm_b for x, y in zip(a, b, strict=True)))
+    total = math.hypot(*(x / norm_a + y / norm_b for x, y in zip(a, b, strict=True)))
+    return math.degrees(2 * math.atan2(difference, total))
 
 
 def _named(problem: Problem, vector: np.ndarray) -> dict[str, float]:
@@ -179,15 +182,17 @@ def sequential(problem: Problem, steps: int) -> dict:
     lr = problem.learning_rate
     values = problem.start.copy()
     records: list[dict] = []
+    _, gradient = problem.loss_and_gradient(values)
     for step in range(1, steps + 1):
-        _, at_start = problem.loss_and_gradient(values)
+        at_start = gradient
         updates = []
         for name, i in zip(problem.parameters, problem.parameter_index, strict=True):
-            # Recomputed at the partly updated point: the parameters before this one have moved.
-            partial = float(problem.loss_and_gradient(values)[1][i]) if updates else float(at_start[i])
+            # The gradient at the partly updated point: the parameters before this one have moved.
+            # One evaluation after each update gives both the loss there and the next partial.
+            partial = float(gradient[i])
             values = values.copy()
             values[i] -= lr * partial
-            loss = problem.loss(values)
+            loss, gradient = problem.loss_and_gradient(values)
             if not _finite(loss, values[problem.parameter_index]) or not math.isfinite(partial):
                 return _trial(problem, "sequential", {}, records, step)
             updates.append(
