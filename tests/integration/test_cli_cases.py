@@ -150,3 +150,21 @@ def test_db_downgrade_and_upgrade(run, database_url):
 def test_db_with_an_unknown_revision(run):
     assert "zzz" in one_line_error(run("db", "upgrade", "zzz"))
     assert "zzz" in one_line_error(run("db", "downgrade", "zzz"))
+
+
+def test_explain_save_stores_the_case_and_prints_its_document(run, service):
+    result = run(
+        "explain", "x*y", "--at", "x=0.01, y=1", "--lr", "0.1", "--save", "--question", "flip?", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert printed["source"] == "cli" and printed["question"] == "flip?"
+    stored = service.get(printed["id"])
+    assert stored == printed
+    assert stored["trials"][1]["steps"][0]["updates"][1]["sign_flip"] is True
+
+
+def test_explain_save_refuses_bad_input_without_storing(run, service):
+    error = one_line_error(run("explain", "x*", "--at", "x=1", "--lr", "0.1", "--save"))
+    assert "expression" in error
+    assert service.list().total == 0

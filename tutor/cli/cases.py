@@ -48,12 +48,13 @@ def cases() -> None:
 
 
 @contextmanager
-def _service():
+def case_service(analyzer=None):
+    """The case service on the configured database, which must be migrated to the newest revision."""
     url = Settings.from_env().database_url
     current, head = migrate.current_revision(url), migrate.head_revision()
     if current != head:
         fail(f"the database is at revision {current or 'base (empty)'}, not {head}: run `tutor db upgrade`")
-    service = CaseService.from_settings(Settings.from_env(), _NoAnalyzer())
+    service = CaseService.from_settings(Settings.from_env(), analyzer or _NoAnalyzer())
     try:
         yield service
     finally:
@@ -119,7 +120,7 @@ def list_cases(source, outcome, search, since, until, page, per_page, as_json) -
     where = _filter(source, outcome, search, since, until)
     page_number = _whole(page, "--page", 1, 10**9)
     size = _whole(per_page, "--per-page", 1, 100)
-    with _service() as service:
+    with case_service() as service:
         result = service.list(where, page=page_number, per_page=size)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, allow_nan=False))
@@ -137,7 +138,7 @@ def list_cases(source, outcome, search, since, until, page, per_page, as_json) -
 @click.option("--json", "as_json", is_flag=True, help="Print the case document as JSON.")
 def show(case_id: str, as_json: bool) -> None:
     """Show one case: its stored explanation (Markdown), or with --json the whole case document."""
-    with _service() as service:
+    with case_service() as service:
         try:
             document = service.get(case_id)
         except CaseNotFound as error:
@@ -156,7 +157,7 @@ def export(kind: str, source, outcome, search, since, until) -> None:
     if kind not in ("jsonl", "csv"):
         fail(f"unknown format '{kind}' (known: jsonl, csv)")
     where = _filter(source, outcome, search, since, until)
-    with _service() as service:
+    with case_service() as service:
         if kind == "jsonl":
             for document in service.each(where):
                 click.echo(json.dumps(document, allow_nan=False, separators=(",", ":")))
@@ -196,7 +197,7 @@ def _cell(text: str) -> str:
 @click.argument("case_id")
 def delete(case_id: str) -> None:
     """Delete one case with its trials and steps (re-runs of it are kept, unlinked)."""
-    with _service() as service:
+    with case_service() as service:
         try:
             service.delete(case_id)
         except CaseNotFound as error:

@@ -7,6 +7,7 @@ import json
 import click
 
 from tutor.cli import fail, main
+from tutor.cli.cases import case_service
 from tutor.config import Limits
 from tutor.engine import InputError, question_from_text
 from tutor.engine.question import METHODS, SETTINGS
@@ -50,7 +51,11 @@ def _read_data(path: str | None) -> str:
 )
 @click.option("--batch-size", default="", help="Rows per step: adds the minibatch trial (needs --data).")
 @click.option("--shuffle-seed", default="", help="Shuffle the rows each epoch of the minibatch trial.")
-@click.option("--json", "as_json", is_flag=True, help="Print the analysis document as JSON.")
+@click.option("--save", is_flag=True, help="Store the case in the database (TUTOR_DATABASE_URL).")
+@click.option("--question", "question_text", default=None, help="The question in words, stored with --save.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the analysis document (with --save: the case document)."
+)
 def explain(
     expression: str,
     point: str,
@@ -67,6 +72,8 @@ def explain(
     data_path: str | None,
     batch_size: str,
     shuffle_seed: str,
+    save: bool,
+    question_text: str | None,
     as_json: bool,
 ):
     """Explain one gradient-descent step on EXPRESSION with worked numbers (Markdown)."""
@@ -88,7 +95,12 @@ def explain(
             batch_size=batch_size,
             shuffle_seed=shuffle_seed,
         )
-        document = analyzer.answer(question)
+        if save:
+            with case_service(analyzer) as service:
+                document = service.ask(question, source="cli", question_text=question_text)
+            click.echo(f"saved as case {document['id']}", err=True)
+        else:
+            document = analyzer.answer(question)
     except InputError as error:
         fail(str(error))
     finally:
