@@ -272,7 +272,7 @@ def test_a_key_reused_for_another_question_is_refused(app, client, bot):
 
     response = client.post("/api/v1/cases", json={**QUESTION, "learning_rate": 0.5}, headers=headers)
 
-    body = assert_problem(response, 422, "Idempotency-Key")
+    body = assert_problem(response, 409, "Idempotency-Key")
     assert first["id"] in body["detail"]
     assert count_cases(app) == 1
 

@@ -3,6 +3,7 @@ tokens; errors are RFC 9457 problem documents; the OpenAPI document is generated
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from apiflask import APIBlueprint
@@ -12,6 +13,7 @@ from flask_limiter.util import get_remote_address
 
 from tutor.services.tokens import TokenService
 from tutor.web.api.auth import token_or_address
+from tutor.web.api.schemas import Problem
 from tutor.web.extensions import limiter
 
 
@@ -27,11 +29,29 @@ bp = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="Cases")
 def _set_up(state: BlueprintSetupState) -> None:
     app = state.app
     app.extensions["tutor_api"] = ApiServices(TokenService(app.extensions["tutor"].cases.database))
-    # The API documents its own errors (problem+json, see views.ERRORS); APIFlask's generic ones would
+    # The API documents its own errors (problem+json, see views.errors); APIFlask's generic ones would
     # describe bodies this API never sends.
     app.config.update(
         AUTO_VALIDATION_ERROR_RESPONSE=False, AUTO_AUTH_ERROR_RESPONSE=False, AUTO_404_RESPONSE=False
     )
+    app.spec_callback = _completing_spec(app.spec_callback)
+
+
+def _completing_spec(previous: Callable[[dict], dict] | None) -> Callable[[dict], dict]:
+    """Adds to the generated document what APIFlask leaves out: that the API's request bodies are
+    required, and the Problem schema its error responses refer to."""
+
+    def complete(spec: dict) -> dict:
+        spec = previous(spec) if previous is not None else spec
+        for path, item in spec.get("paths", {}).items():
+            if path.startswith(bp.url_prefix):
+                for operation in item.values():
+                    if isinstance(operation, dict) and "requestBody" in operation:
+                        operation["requestBody"]["required"] = True
+        spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = Problem.model_json_schema()
+        return spec
+
+    return complete
 
 
 def _rate_limit() -> str:

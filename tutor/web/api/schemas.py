@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any, Literal
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from tutor.services.cases import MAX_PER_PAGE, OUTCOMES
 
@@ -74,22 +75,39 @@ class IdempotencyHeaders(BaseModel):
     )
 
 
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+
+
+def _rfc3339(value: object) -> object:
+    """A query's date or date-time as RFC 3339 writes it, and nothing else: pydantic alone would also
+    read "0.5" as a Unix time."""
+    if not isinstance(value, str):
+        return value
+    text = value.upper()
+    if _DATE.fullmatch(text):
+        return date.fromisoformat(text)
+    if _DATE_TIME.fullmatch(text):
+        # RFC 3339 allows a leap second; Python's datetime does not.
+        return datetime.fromisoformat(text[:17] + "59" + text[19:] if text[17:19] == "60" else text)
+    raise ValueError("write a date as 2025-01-31, or a date and time with its offset as 2025-01-31T12:00:00Z")
+
+
+Moment = Annotated[AwareDatetime | date, BeforeValidator(_rfc3339)]
+
+
 class CaseQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=1_000_000)
     per_page: int = Field(20, ge=1, le=MAX_PER_PAGE)
     source: str | None = Field(
         None, max_length=200, description='"api" (every bot), "api:NAME", "web", "discourse" ...'
     )
     outcome: Literal[OUTCOMES] | None = None  # type: ignore[valid-type]
     search: str | None = Field(None, max_length=200, description="text in the expression or the question")
-    since: AwareDatetime | date | None = Field(
-        None, description="created at or after (a date is midnight UTC)"
-    )
-    until: AwareDatetime | date | None = Field(
-        None, description="created before (a date includes that whole day, UTC)"
-    )
+    since: Moment | None = Field(None, description="created at or after (a date is midnight UTC)")
+    until: Moment | None = Field(None, description="created before (a date includes that whole day, UTC)")
 
 
 class SpecialCase(BaseModel):

@@ -21,17 +21,17 @@ from tutor.web.api.schemas import (
     CasePageOut,
     CaseQuery,
     IdempotencyHeaders,
-    Problem,
     RerunIn,
 )
 from tutor.web.errors import problem
 
-PROBLEM_SCHEMA = Problem.model_json_schema()
+PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}  # added to the document in tutor.web.api
 ERROR_DESCRIPTIONS = {
     400: "The body is not JSON, or a header is malformed",
     401: "No token, or an unknown or revoked one",
     403: "The token may not do this (it needs the admin token)",
     404: "No case with this id",
+    409: "The Idempotency-Key was used before with another question",
     413: "The body is larger than TUTOR_MAX_REQUEST_BYTES",
     422: "The question cannot be answered as asked: `field` (and `column`) say where",
     429: "Too many requests; wait as long as Retry-After says",
@@ -115,7 +115,7 @@ def same_question(case: dict[str, Any], question: Question) -> bool:
 @bp.output(
     CaseOut, status_code=201, description="The new case (or, for a retried Idempotency-Key, the first one)"
 )
-@bp.doc(summary="Ask a question", responses={**created("The case"), **errors(400, 401, 413, 422)})
+@bp.doc(summary="Ask a question", responses={**created("The case"), **errors(400, 401, 409, 413, 422)})
 def create_case(body: CaseIn, headers: IdempotencyHeaders):
     """Answers the question and saves it as a case.
 
@@ -126,10 +126,11 @@ def create_case(body: CaseIn, headers: IdempotencyHeaders):
     key = headers.idempotency_key
     case = cases().ask(question, source=principal().source, question_text=body.question, idempotency_key=key)
     if key is not None and not same_question(case, question):
-        raise InputError(
-            f"the Idempotency-Key '{key}' was used for another question (case {case['id']}): "
-            "send a new key with a new question",
-            "Idempotency-Key",
+        return problem(
+            409,
+            f"The Idempotency-Key '{key}' was used before for another question (case {case['id']}): "
+            "send a new key with a new question.",
+            field="Idempotency-Key",
         )
     return created_response(case)
 
@@ -149,6 +150,10 @@ def get_case(case_id: str):
 @bp.doc(summary="List cases", responses=errors(401, 403, 422))
 def list_cases(query: CaseQuery):
     """Saved cases, newest first, filtered by source, outcome, text and creation time. Admin token only."""
+    # Every parameter is one value; the validation above saw only the first of a repeated one.
+    repeated = [name for name in request.args if len(request.args.getlist(name)) > 1]
+    if repeated:
+        return problem(422, f"give {repeated[0]} once", field=repeated[0])
     where = CaseFilter(
         source=query.source or None,
         outcome=query.outcome,
