@@ -1,11 +1,13 @@
 """Plots of an analysis document as PNG bytes (matplotlib, Agg). No web code here.
 
 ``available(document)`` names the plots that make sense for a document, ``render(document, name)`` draws
-one. Figures are built with matplotlib's object API rather than pyplot, whose global state is not safe
-to share between a web server's threads.
+one as PNG bytes and ``figure(document, name)`` returns the figure before it is saved (for tests that
+look at what was drawn). Figures are built with matplotlib's object API rather than pyplot, whose global
+state is not safe to share between a web server's threads.
 
-The two plots over the function itself (the loss along −g and the contour map) evaluate f with the
-engine's compiled function, built from the engine's parser: never from the raw text by any other means.
+The two plots over the function itself (the loss along −g and the contour map) evaluate the loss with
+the engine's own Problem, built from the engine's parser: never from the raw text by any other means.
+With data that loss is the mean of f over the rows, exactly as the trials lowered it.
 """
 
 from __future__ import annotations
@@ -21,24 +23,36 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from tutor.config import Limits  # noqa: E402
 from tutor.engine import parse_expression  # noqa: E402
-from tutor.engine.compiled import Compiled, compile_parsed  # noqa: E402
+from tutor.engine.problem import Problem  # noqa: E402
+from tutor.engine.question import check_question  # noqa: E402
+from tutor.services.cases import question_from_input  # noqa: E402
 
 TITLES = {
     "loss": "Loss after each step",
     "line": "Change in the loss along −g as a function of the learning rate",
-    "contour": "Contour map with both trajectories",
+    "contour": "Contour map with every trajectory",
+    "batches": "Each mini-batch's own loss against the full loss",
 }
-# Colour-blind safe pair; the schemes also differ by line style and marker, never by colour alone.
-# Where the two paths coincide, the wider sequential line stays visible under the simultaneous one.
+# Every trial differs by line style and marker as well as by colour (dark enough on white), never by
+# colour alone. Where paths coincide, the wider sequential line stays visible under the others.
 STYLE = {
     "simultaneous": {"color": "#0b57d0", "linestyle": "-", "marker": "o", "zorder": 3, "linewidth": 1.4},
     "sequential": {"color": "#b3400c", "linestyle": "--", "marker": "s", "zorder": 2, "linewidth": 3.0},
+    "momentum": {"color": "#007a5a", "linestyle": "-.", "marker": "^", "zorder": 4, "linewidth": 1.6},
+    "nesterov": {"color": "#a23b72", "linestyle": (0, (6, 2, 1, 2, 1, 2)), "marker": "v", "zorder": 4},
+    "adam": {"color": "#8a6200", "linestyle": ":", "marker": "D", "zorder": 4, "linewidth": 2.0},
+    "rmsprop": {"color": "#3d3d3d", "linestyle": (0, (9, 3)), "marker": "P", "zorder": 4},
+    "minibatch": {"color": "#6a3d9a", "linestyle": (0, (4, 2, 1, 2)), "marker": "X", "zorder": 4},
 }
-OTHER_STYLE = {"linestyle": ":", "marker": "^", "linewidth": 1.4}
+# A method a newer engine added, in a case saved by it.
+OTHER_STYLE = {"linestyle": ":", "marker": "*", "linewidth": 1.4}
+RING = {"linestyle": "none", "marker": "o", "markerfacecolor": "none", "markeredgecolor": "#111111"}
+MISLEADING = {"facecolor": "#f2c14e", "alpha": 0.35, "hatch": "//", "edgecolor": "#8a6200", "linewidth": 0}
 LEARNER = "#1b7a2f"
 BOUND = "#8a1c7c"
 LINE_SAMPLES = 400
@@ -47,6 +61,9 @@ GRID_SIZE = 160
 FAR_AWAY = 1e4
 # Losses beyond this are drawn as leaving the plot: an axis cannot span up to 1e308.
 LOSS_CEILING = 1e100
+# With data each point costs one evaluation per row; points go through in chunks of at most this many
+# evaluations, so a contour over a thousand rows does not hold hundreds of megabytes at once.
+EVALUATIONS_PER_CHUNK = 1_000_000
 
 # SymPy is not thread-safe; the engine's compile cache is shared by the server's threads.
 _sympy_lock = threading.Lock()
@@ -61,35 +78,67 @@ def available(document: dict) -> list[str]:
         names.append("line")
     if document.get("trials") and len(document.get("parameters", [])) == 2:
         names.append("contour")
+    if _minibatch(document) is not None:
+        names.append("batches")
     return names
 
 
 def render(document: dict, name: str, limits: Limits | None = None) -> bytes:
     """The PNG of plot ``name``; ValueError for a name that ``available`` does not list."""
-    if name not in available(document):
-        raise ValueError(f"no plot '{name}' for this document")
-    figure = Figure(figsize=(7.2, 4.4), dpi=110, layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    if name == "loss":
-        _draw_loss(axes, document)
-    elif name == "line":
-        _draw_line(axes, document, _compiled(document, limits))
-    else:
-        _draw_contour(figure, axes, document, _compiled(document, limits))
-    axes.set_title(TITLES[name], fontsize=11)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
+    figure(document, name, limits).savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
 
 
-def _compiled(document: dict, limits: Limits | None) -> Compiled:
+def figure(document: dict, name: str, limits: Limits | None = None) -> Figure:
+    """The drawn figure of plot ``name``, not yet saved; ValueError as for ``render``."""
+    if name not in available(document):
+        raise ValueError(f"no plot '{name}' for this document")
+    drawing = Figure(figsize=(7.2, 4.4), dpi=110, layout="constrained")
+    FigureCanvasAgg(drawing)
+    axes = drawing.add_subplot()
+    if name == "loss":
+        _draw_loss(axes, document)
+    elif name == "batches":
+        _draw_batches(axes, _minibatch(document))
+    elif name == "line":
+        _draw_line(axes, document, _problem(document, limits))
+    else:
+        _draw_contour(drawing, axes, document, _problem(document, limits))
+    axes.set_title(TITLES[name], fontsize=11)
+    return drawing
+
+
+def _minibatch(document: dict) -> dict | None:
+    return next((t for t in document.get("trials") or [] if t["method"] == "minibatch" and t["steps"]), None)
+
+
+def _problem(document: dict, limits: Limits | None) -> Problem:
+    """The engine's numeric problem for the saved question: f, or with data the mean of f over the rows."""
+    limits = limits or Limits()
+    question = question_from_input(document["input"])
     with _sympy_lock:
-        return compile_parsed(parse_expression(document["input"]["expression"], limits or Limits()))
+        checked = check_question(question, parse_expression(question.expression, limits), limits)
+        return Problem.from_checked(checked)
+
+
+def _loss_at(problem: Problem, columns: np.ndarray) -> np.ndarray:
+    """The loss at many points (one column each, one row per symbol), in chunks when there is data."""
+    rows = max(problem.rows, 1)
+    chunk = max(1, EVALUATIONS_PER_CHUNK // rows)
+    return np.concatenate(
+        [problem.loss_along(columns[:, first : first + chunk]) for first in range(0, columns.shape[1], chunk)]
+    )
+
+
+def _loss_label(document: dict) -> str:
+    return "loss L (mean of f over the rows)" if document.get("data_rows") else "loss f"
 
 
 def _draw_loss(axes: Axes, document: dict) -> None:
     everything = []
+    ups: list[tuple[int, float]] = []
+    many = max(len(t["steps"]) for t in document["trials"]) > 30
     for trial in document["trials"]:
         steps = [0] + [s["step"] for s in trial["steps"]]
         losses = [trial["initial_loss"]] + [s["loss"] for s in trial["steps"]]
@@ -102,7 +151,9 @@ def _draw_loss(axes: Axes, document: dict) -> None:
         elif trial["diverged_at"] is not None:
             note = f"{trial['method']} diverged at step {trial['diverged_at']}"
         everything += [v for v in losses if v is not None]
-        axes.plot(steps, losses, label=trial["method"], markersize=3 if len(steps) > 30 else 5, **style)
+        axes.plot(steps, losses, label=trial["method"], markersize=3 if many else 5, **style)
+        # Up to the last step drawn: past LOSS_CEILING the line is cut, and so are its rings.
+        ups += [(s["step"], s["loss"]) for s in trial["steps"][: len(steps) - 1] if s.get("loss_went_up")]
         if note and steps:
             axes.annotate(
                 note,
@@ -113,12 +164,78 @@ def _draw_loss(axes: Axes, document: dict) -> None:
                 fontsize=8,
                 color=style.get("color"),
             )
+    if ups:
+        # One ring around every step where the loss went up, whatever the trial: the thread's point that
+        # it can, drawn the same way for every line so that a ring always means the same thing.
+        axes.plot(
+            *zip(*ups, strict=True),
+            label="the loss went up at this step",
+            markersize=8 if many else 11,
+            markeredgewidth=1.2,
+            zorder=5,
+            **RING,
+        )
     _scale_for(axes, everything)
     axes.set_xlabel("step")
-    axes.set_ylabel("loss f")
+    axes.set_ylabel(_loss_label(document))
     axes.xaxis.get_major_locator().set_params(integer=True)
     axes.grid(alpha=0.3)
-    axes.legend()
+    axes.legend(fontsize=8 if len(document["trials"]) > 2 else None)
+
+
+def _draw_batches(axes: Axes, trial: dict) -> None:
+    """Over each step s, the full loss L from s−1 to s (one line) and the loss of the step's own batch
+    at the same two points (one short segment per step). Where the segment falls while L rises, the
+    step lowered its own batch's loss and raised everyone else's: the band is hatched, not only tinted."""
+    steps = [s["step"] for s in trial["steps"]]
+    full = [trial["initial_loss"]] + [s["loss"] for s in trial["steps"]]
+    axes.plot(
+        [0, *steps], full, color="#111111", marker="o", markersize=4, linewidth=1.6, label="full loss L"
+    )
+    segments = [
+        [(s["step"] - 1, s["batch_loss"]), (s["step"], s["batch_loss_after"])]
+        for s in trial["steps"]
+        if s["batch_loss"] is not None and s["batch_loss_after"] is not None
+    ]
+    style = STYLE["minibatch"]
+    axes.add_collection(
+        LineCollection(
+            segments, colors=style["color"], linestyles="--", linewidths=1.6, label="the step's batch loss"
+        )
+    )
+    axes.plot(
+        [s["step"] for s in trial["steps"]],
+        [s["batch_loss_after"] for s in trial["steps"]],
+        linestyle="none",
+        marker=style["marker"],
+        color=style["color"],
+        markersize=5,
+        label="the batch's loss after its step",
+    )
+    labelled = False
+    for step in trial["steps"]:
+        if misleading(step):
+            axes.axvspan(
+                step["step"] - 1,
+                step["step"],
+                label="_" if labelled else "batch loss fell, full loss rose",
+                **MISLEADING,
+            )
+            labelled = True
+    values = full + [v for pair in segments for _, v in pair]
+    _scale_for(axes, values)
+    axes.autoscale_view()
+    axes.set_xlabel("step")
+    axes.set_ylabel("loss (mean of f over the rows it covers)")
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+
+
+def misleading(step: dict) -> bool:
+    """A mini-batch step that lowered its own batch's loss but raised the full loss L."""
+    before, after = step.get("batch_loss"), step.get("batch_loss_after")
+    return before is not None and after is not None and after < before and bool(step.get("loss_went_up"))
 
 
 def _scale_for(axes: Axes, values: list[float]) -> None:
@@ -134,16 +251,13 @@ def _scale_for(axes: Axes, values: list[float]) -> None:
             axes.set_yscale("symlog", linthresh=max(magnitudes.min(), 1e-12))
 
 
-def _direction(document: dict, compiled: Compiled) -> tuple[np.ndarray, np.ndarray]:
-    """The start (every symbol, in the compiled order) and −g over the same symbols (0 where fixed)."""
-    point = document["input"]["point"]
-    start = np.array([point[name] for name in compiled.names], dtype=float)
+def _direction(document: dict, problem: Problem) -> np.ndarray:
+    """−g over every symbol in the compiled order (0 where fixed or a data column)."""
     gradient = document["gradient"]
-    down = np.array([-gradient.get(name, 0.0) for name in compiled.names], dtype=float)
-    return start, down
+    return np.array([-gradient.get(name, 0.0) for name in problem.compiled.names], dtype=float)
 
 
-def _draw_line(axes: Axes, document: dict, compiled: Compiled) -> None:
+def _draw_line(axes: Axes, document: dict, problem: Problem) -> None:
     analysis = document["analysis"]
     rate = analysis["learning_rate"]
     bound = analysis["max_decreasing_learning_rate"]
@@ -151,11 +265,12 @@ def _draw_line(axes: Axes, document: dict, compiled: Compiled) -> None:
     marks = [r for r in (rate, bound, best) if r is not None]
     upper = 1.3 * max(marks)
     rates = np.linspace(0.0, upper, LINE_SAMPLES)
-    start, down = _direction(document, compiled)
-    change = compiled.loss_along(start[:, None] + down[:, None] * rates[None, :]) - document["loss"]
+    down = _direction(document, problem)
+    change = _loss_at(problem, problem.start[:, None] + down[:, None] * rates[None, :]) - document["loss"]
 
     axes.axhline(0.0, color="#555555", linewidth=0.8)
-    axes.plot(rates, change, color="#222222", linewidth=1.8, label="f(x − ηg) − f(x)")
+    name = "L" if document.get("data_rows") else "f"
+    axes.plot(rates, change, color="#222222", linewidth=1.8, label=f"{name}(x − ηg) − {name}(x)")
     squared_norm = document["gradient_norm"] ** 2
     axes.plot(rates, -rates * squared_norm, color="#777777", linestyle=":", label="first order −η‖g‖²")
     if bound is not None:
@@ -217,10 +332,11 @@ def _box(paths: dict[str, np.ndarray], start: np.ndarray) -> tuple[np.ndarray, n
     return centre - 0.6 * span, centre + 0.6 * span
 
 
-def _draw_contour(figure: Figure, axes: Axes, document: dict, compiled: Compiled) -> None:
+def _draw_contour(figure: Figure, axes: Axes, document: dict, problem: Problem) -> None:
     names = list(document["parameters"])
     point = document["input"]["point"]
     start = np.array([point[n] for n in names], dtype=float)
+    compiled = problem.compiled
     paths = _trajectories(document, names)
     low, high = _box(paths, start)
     xs = np.linspace(low[0], high[0], GRID_SIZE)
@@ -233,8 +349,8 @@ def _draw_contour(figure: Figure, axes: Axes, document: dict, compiled: Compiled
         elif name == names[1]:
             columns[row] = grid_y.ravel()
         else:
-            columns[row] = point[name]  # a fixed symbol keeps its value
-    values = compiled.loss_along(columns).reshape(grid_x.shape)
+            columns[row] = problem.start[row]  # a fixed symbol keeps its value; data columns are the rows
+    values = _loss_at(problem, columns).reshape(grid_x.shape)
 
     finite = values[np.isfinite(values)]
     if finite.size:
@@ -244,7 +360,7 @@ def _draw_contour(figure: Figure, axes: Axes, document: dict, compiled: Compiled
             filled = axes.contourf(grid_x, grid_y, values, levels=levels, cmap="Greys", alpha=0.55)
             axes.contour(grid_x, grid_y, values, levels=levels, colors="#666666", linewidths=0.5)
             colorbar = figure.colorbar(filled, ax=axes, format="%.3g")
-            colorbar.set_label("loss f")
+            colorbar.set_label(_loss_label(document))
     for method, path in paths.items():
         axes.plot(path[:, 0], path[:, 1], label=method, markersize=3, **STYLE.get(method, OTHER_STYLE))
     axes.plot([start[0]], [start[1]], "*", color=LEARNER, markersize=14, label="start")

@@ -12,8 +12,31 @@ from tutor.engine import answer, question_from_text
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def document(expression: str, point: str, rate: str, steps: str = "1", fixed: str = "") -> dict:
-    return answer(question_from_text(expression, point, rate, steps, fixed))
+def document(expression: str, point: str, rate: str, steps: str = "1", fixed: str = "", **more: str) -> dict:
+    return answer(question_from_text(expression, point, rate, steps, fixed, **more))
+
+
+# The two teaching examples of the thread's later posts (momentum overshooting; mini-batches).
+OPTIMIZERS = {
+    "expression": "x**2 + 10*y**2",
+    "point": "x=1, y=1",
+    "rate": "0.05",
+    "steps": "30",
+    "methods": "simultaneous, sequential, momentum, nesterov, adam, rmsprop",
+}
+BATCHES = {
+    "expression": "(w*x + b - y)**2",
+    "point": "w=2, b=0",
+    "rate": "0.03",
+    "steps": "20",
+    "methods": "simultaneous, minibatch",
+    "data": "x,y\n0,1.2\n1,2.6\n2,5.4\n3,6.9\n4,9.3\n5,10.8\n",
+    "batch_size": "2",
+}
+
+
+def labels(axes) -> list[str]:
+    return [line.get_label() for line in axes.get_lines()]
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -35,10 +58,13 @@ def png_size(data: bytes) -> tuple[int, int]:
         ),
         # Stationary: no direction to plot the loss along.
         (("x**2 + y**2", "x=0, y=0", "0.1"), ["loss", "contour"]),
+        (OPTIMIZERS, ["loss", "line", "contour"]),
+        # With data, the line and the contour are of the mean loss over the rows.
+        (BATCHES, ["loss", "line", "contour", "batches"]),
     ],
 )
 def test_every_available_plot_renders(args, expected):
-    doc = document(*args)
+    doc = document(**args) if isinstance(args, dict) else document(*args)
     assert plots.available(doc) == expected
     for name in expected:
         assert png_size(plots.render(doc, name)) == (792, 484)
@@ -90,6 +116,50 @@ def test_plot_of_a_hand_built_document():
     }
     assert plots.available(doc) == ["loss"]
     assert png_size(plots.render(doc, "loss")) == (792, 484)
+
+
+def test_loss_plot_has_one_line_per_trial_in_its_own_style_and_rings_the_rises():
+    doc = document(**OPTIMIZERS)
+    axes = plots.figure(doc, "loss").axes[0]
+    methods = [trial["method"] for trial in doc["trials"]]
+    assert [label for label in labels(axes) if label in methods] == methods
+    lines = {line.get_label(): line for line in axes.get_lines()}
+    # Told apart without colour: every trial has its own marker and its own dash pattern.
+    assert len({lines[m].get_marker() for m in methods}) == len(methods)
+    assert len({repr(plots.STYLE[m]["linestyle"]) for m in methods}) == len(methods)
+    rises = [(s["step"], s["loss"]) for t in doc["trials"] for s in t["steps"] if s.get("loss_went_up")]
+    assert rises, "the example must show the loss going up"
+    ring = lines["the loss went up at this step"]
+    assert sorted(zip(ring.get_xdata(), ring.get_ydata(), strict=True)) == sorted(rises)
+
+
+def test_contour_draws_every_trajectory():
+    doc = document(**OPTIMIZERS)
+    axes = plots.figure(doc, "contour").axes[0]
+    for trial in doc["trials"]:
+        assert labels(axes).count(trial["method"]) == 1
+
+
+def test_batches_plot_shows_full_and_batch_loss_and_hatches_the_misleading_steps():
+    doc = document(**BATCHES)
+    minibatch = next(t for t in doc["trials"] if t["method"] == "minibatch")
+    axes = plots.figure(doc, "batches").axes[0]
+    full = dict(zip(labels(axes), axes.get_lines(), strict=True))["full loss L"]
+    assert list(full.get_ydata()) == [minibatch["initial_loss"]] + [s["loss"] for s in minibatch["steps"]]
+    (segments,) = axes.collections
+    assert len(segments.get_segments()) == len(minibatch["steps"])
+    misleading = [
+        s["step"] for s in minibatch["steps"] if s["batch_loss_after"] < s["batch_loss"] and s["loss_went_up"]
+    ]
+    assert misleading, "the example must show a batch step that raises the full loss"
+    bands = [patch for patch in axes.patches if patch.get_hatch()]
+    assert sorted(round(band.get_x() + band.get_width()) for band in bands) == misleading
+
+
+def test_no_batches_plot_without_a_minibatch_trial():
+    assert "batches" not in plots.available(document(**OPTIMIZERS))
+    with pytest.raises(ValueError):
+        plots.render(document(**OPTIMIZERS), "batches")
 
 
 def test_mathml_comes_from_the_parsed_expression():

@@ -40,16 +40,27 @@ OUTCOME_LABELS = {
 }
 OUTCOMES = tuple((value, OUTCOME_LABELS.get(value, value)) for value in SERVICE_OUTCOMES)
 PLOT_TEXT = {
-    "loss": ("Loss after each step", "The loss after each step of both schemes."),
+    "loss": (
+        "Loss after each step",
+        "The loss after each step of every trial, each in its own line style and marker; a ring marks "
+        "each step where the loss went up.",
+    ),
     "line": (
         "Change in the loss along −g against the learning rate",
         "The change in f after one simultaneous step, for every η from 0 up: your η, the largest η that "
         "still lowers the loss and the best η are marked; the dotted line is the first-order prediction.",
     ),
     "contour": (
-        "Contour map with both trajectories",
-        "Contour lines of f over the two parameters, with the simultaneous path (solid, circles) and the "
-        "sequential path (dashed, squares), which moves one axis at a time.",
+        "Contour map with every trajectory",
+        "Contour lines of the loss over the two parameters, with every trial's path in the loss plot's "
+        "line styles: the simultaneous path solid with circles, the sequential one dashed with squares "
+        "and moving one axis at a time.",
+    ),
+    "batches": (
+        "Each mini-batch's own loss against the full loss",
+        "The full loss L after each step (solid line) and, for each step, the loss of that step's own "
+        "batch before and after it (a dashed segment). Hatched bands mark the steps that lowered their "
+        "batch's loss but raised the full loss.",
     ),
 }
 
