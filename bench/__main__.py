@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench import engine, torch_baseline
 from bench.cases import CASES
+from bench.report import table
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
@@ -23,13 +24,6 @@ def machine() -> dict:
         "platform": platform.platform(),
         "date": time.strftime("%Y-%m-%d"),
     }
-
-
-def table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def main() -> None:
