@@ -17,6 +17,7 @@ import os
 import resource
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 
 from pebble import ProcessExpired, ProcessPool
 
@@ -42,6 +43,10 @@ def _answer_in_worker(question: Question, limits: Limits) -> dict:
         ) from None
     except RecursionError:
         raise TooExpensive("the expression is too deeply nested to differentiate", "expression") from None
+
+
+class AnalysisUnavailable(RuntimeError):
+    """No worker process can run: the service's fault, not the question's."""
 
 
 class Analyzer:
@@ -73,6 +78,19 @@ class Analyzer:
             return self._pool
 
     def answer(self, question: Question) -> dict:
+        try:
+            return self._answer_once(question)
+        except BrokenProcessPool:
+            # The pool could not keep workers alive (a fork server that died, workers failing to
+            # start): discard it and try once on a fresh one; a second failure is a real outage.
+            self._discard_pool()
+            try:
+                return self._answer_once(question)
+            except BrokenProcessPool as error:
+                self._discard_pool()
+                raise AnalysisUnavailable("the analysis workers cannot start") from error
+
+    def _answer_once(self, question: Question) -> dict:
         seconds = self.limits.seconds_per_question
         future = self._get_pool().schedule(_answer_in_worker, args=(question, self.limits), timeout=seconds)
         try:
@@ -83,6 +101,9 @@ class Analyzer:
             raise TooExpensive("the worker answering this ran out of resources", "expression") from None
 
     def close(self) -> None:
+        self._discard_pool()
+
+    def _discard_pool(self) -> None:
         with self._lock:
             if self._pool is not None and self._pid == os.getpid():
                 self._pool.stop()

@@ -139,3 +139,21 @@ def test_no_variable_name_can_shadow_the_generated_code(name):
     assert ours["loss"] == plain["loss"]
     assert ours["gradient"][name] == plain["gradient"]["q"]
     assert ours["trials"][1]["final_loss"] == plain["trials"][1]["final_loss"]
+
+
+def test_a_pool_whose_workers_cannot_start_is_replaced(monkeypatch):
+    from tutor import sandbox
+
+    def cannot_start(memory_mb):
+        raise OSError("no worker today")
+
+    # Forked workers run the patched set-up, so every worker dies and the pool breaks.
+    monkeypatch.setattr(sandbox, "_limit_worker", cannot_start)
+    analyzer = Analyzer(Limits(), context="fork")
+    try:
+        with pytest.raises(sandbox.AnalysisUnavailable):
+            analyzer.answer(Question("x**2", {"x": 1}, 0.1))
+        monkeypatch.undo()
+        assert analyzer.answer(Question("x**2", {"x": 3}, 0.1))["loss"] == 9
+    finally:
+        analyzer.close()
