@@ -15,7 +15,8 @@ from tutor.config import Settings
 from tutor.persistence.migrate import upgrade
 from tutor.services.cases import CaseNotFound
 from tutor.web import create_app
-from tutor.web.pages.examples import EXAMPLES
+from tutor.web.pages.examples import BY_SLUG, EXAMPLES
+from tutor.web.pages.present import settings_text
 
 ADMIN_TOKEN = "reviewer-token-for-tests"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
@@ -70,6 +71,33 @@ def asked_case(client, **fields) -> str:
     return response.headers["Location"]
 
 
+def case_of(app, location: str) -> dict:
+    return app.extensions["tutor"].cases.get(location.rsplit("/", 1)[1])
+
+
+def textarea(html: str, field: str) -> str:
+    match = re.search(rf'<textarea[^>]*\bid="{field}"[^>]*>(.*?)</textarea>', html, re.S)
+    assert match, f"no textarea {field}"
+    return unescape(match.group(1)).removeprefix("\r\n").removeprefix("\n")
+
+
+def checked_methods(html: str) -> list[str]:
+    tags = re.findall(r'<input[^>]*name="methods"[^>]*>', html)
+    return [re.search(r'value="([^"]*)"', tag).group(1) for tag in tags if " checked" in tag]
+
+
+def row_of(html: str, table: str, step: int) -> str:
+    body = re.search(rf'<table id="{table}".*?</table>', html, re.S)
+    assert body, f"no table {table}"
+    row = re.search(rf'<tr data-step="{step}"[^>]*>.*?</tr>', body.group(0), re.S)
+    assert row, f"no step {step} in {table}"
+    return row.group(0)
+
+
+def shown(value) -> str:
+    return f'<span class="num">{fmt(value)}</span>'
+
+
 def sign_in(client) -> None:
     token = csrf_token(client.get("/login").get_data(as_text=True))
     response = client.post("/login", data={"token": ADMIN_TOKEN, "csrf_token": token})
@@ -96,6 +124,45 @@ def test_example_link_prefills_the_form(client, example):
     for name in ("expression", "point", "learning_rate", "steps", "fixed"):
         value = re.search(r'value="([^"]*)"', input_tag(html, name))
         assert value and unescape(value.group(1)) == getattr(example, name)
+
+
+def test_optimizers_and_batches_are_closed_by_default_and_labelled(client):
+    html = client.get("/").get_data(as_text=True)
+    assert '<details class="advanced">' in html  # closed: the simple form stays simple, no script needed
+    assert "<summary>Optimizers and mini-batches</summary>" in html
+    assert checked_methods(html) == ["simultaneous", "sequential"]
+    for index, method in enumerate(("simultaneous", "sequential", "momentum", "nesterov", "adam", "rmsprop")):
+        assert f'<label for="methods-{index}"><code>{method}</code></label>' in html
+    for name in ("momentum", "beta1", "beta2", "eps", "alpha", "data", "batch_size", "shuffle_seed"):
+        assert f'<label for="{name}">' in html and f'name="{name}"' in html
+    assert "Blank: 0.999, torch&#39;s default." in html  # β2's hint says its default
+
+
+@pytest.mark.parametrize("slug", ["momentum", "minibatch"])
+def test_optimizer_examples_prefill_the_advanced_fields_and_open_them(client, slug):
+    example = BY_SLUG[slug]
+    html = client.get(f"/?example={slug}").get_data(as_text=True)
+    assert '<details class="advanced" open>' in html
+    assert checked_methods(html) == list(example.methods)
+    for name, value in example.settings.items():
+        assert f'value="{value}"' in input_tag(html, name)
+    assert textarea(html, "data") == example.data
+    assert f'value="{example.batch_size}"' in input_tag(html, "batch_size")
+
+
+def test_momentum_example_raises_the_loss_where_plain_descent_does_not(client, app):
+    example = BY_SLUG["momentum"]
+    location = asked_case(client, **example.form_data())
+    case = case_of(app, location)
+    trials = {trial["method"]: trial for trial in case["trials"]}
+    assert not any(step["loss_went_up"] for step in trials["simultaneous"]["steps"])
+    assert any(step["loss_went_up"] for step in trials["momentum"]["steps"])
+
+
+def test_minibatch_example_has_a_step_that_lowers_its_batch_but_raises_the_full_loss(client, app):
+    location = asked_case(client, **BY_SLUG["minibatch"].form_data())
+    minibatch = next(t for t in case_of(app, location)["trials"] if t["method"] == "minibatch")
+    assert any(s["batch_loss_after"] < s["batch_loss"] and s["loss_went_up"] for s in minibatch["steps"])
 
 
 def test_query_string_prefills_the_form(client):
@@ -140,6 +207,112 @@ def test_each_bad_field_gets_its_own_message(client, fields, field):
     assert response.status_code == 422
     assert f'id="{field}-error"' in html
     assert 'aria-invalid="true"' in input_tag(html, field)
+
+
+OPTIMIZER_QUESTION = {
+    "expression": "(w*x + b - y)**2",
+    "point": "w=0.5, b=0",
+    "learning_rate": "0.02",
+    "steps": "6",
+    "methods": ["simultaneous", "momentum", "adam"],
+    "momentum": "0.8",
+    "beta2": "0.99",
+    # Pasted from a spreadsheet: tab-separated cells.
+    "data": "x\ty\n0\t1\n1\t3.1\n2\t4.9\n3\t7.2\n",
+    "batch_size": "2",
+    "shuffle_seed": "7",
+}
+
+
+def test_methods_settings_and_pasted_data_reach_the_engine_and_the_page(client, app):
+    location = asked_case(client, **OPTIMIZER_QUESTION)
+    case = case_of(app, location)
+    given = case["input"]
+    assert given["methods"] == ["simultaneous", "momentum", "adam", "minibatch"]  # a batch size adds it
+    assert given["settings"] == {"momentum": 0.8, "beta2": 0.99}
+    assert given["data"] == {"x": [0.0, 1.0, 2.0, 3.0], "y": [1.0, 3.1, 4.9, 7.2]}
+    assert (given["batch_size"], given["shuffle_seed"]) == (2, 7)
+    html = client.get(location).get_data(as_text=True)
+    for trial in case["trials"]:
+        row = re.search(rf'<tr[^>]*data-trial="{trial["method"]}">.*?</tr>', html, re.S)
+        assert row, trial["method"]
+        assert re.search(
+            rf'data-final="{trial["method"]}">{re.escape(shown(trial["final_loss"]))}', row.group(0)
+        )
+        assert unescape(settings_text(trial)) in unescape(row.group(0))
+    assert "μ = 0.8" in html and "β2 = 0.99" in html
+    assert 'id="data-table"' in html and 'id="batch-table"' in html
+    assert f'src="{location}/plots/batches.png"' in html
+
+
+def test_each_rise_of_an_optimizer_is_listed_with_its_angle_and_velocity_share(client, app):
+    location = asked_case(client, **BY_SLUG["momentum"].form_data())
+    momentum = next(t for t in case_of(app, location)["trials"] if t["method"] == "momentum")
+    html = client.get(location).get_data(as_text=True)
+    rises = [step for step in momentum["steps"] if step["loss_went_up"]]
+    up_cell = re.search(r'data-up="momentum">(.*?)</td>', html, re.S).group(1)
+    assert f"({len(rises)} of {len(momentum['steps'])})" in up_cell
+    assert re.search(r'data-up="simultaneous">never</td>', html)
+    for step in rises[:20]:
+        row = row_of(html, "rises-momentum", step["step"])
+        assert f"{shown(step['angle_to_negative_gradient'])}°" in row
+        assert f'<td class="n" data-velocity>{shown(step["velocity_share"])}</td>' in row
+    table = re.search(r'<table id="rises-momentum".*?</table>', html, re.S).group(0)
+    assert table.count('<tr data-step="') == min(len(rises), 20)
+
+
+def test_minibatch_steps_show_batch_and_full_loss_and_say_which_misled(client, app):
+    location = asked_case(client, **BY_SLUG["minibatch"].form_data())
+    minibatch = next(t for t in case_of(app, location)["trials"] if t["method"] == "minibatch")
+    html = client.get(location).get_data(as_text=True)
+    for step in minibatch["steps"][:20]:
+        row = row_of(html, "batch-table", step["step"])
+        assert f"data-batch-before>{shown(step['batch_loss'])}<" in row
+        assert f"data-batch-after>{shown(step['batch_loss_after'])}<" in row
+        assert f"data-full-after>{shown(step['loss'])}<" in row
+        misled = step["batch_loss_after"] < step["batch_loss"] and step["loss_went_up"]
+        # Said in words, not by the row's colour alone.
+        assert ("batch down, L up" in row) == misled
+        assert ('class="misleading"' in row) == misled
+    response = client.get(f"{location}/plots/batches.png")
+    assert response.status_code == 200 and response.data.startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"beta1": "1.5"}, "settings", "the setting beta1 must be from 0 up to but not including 1"),
+        ({"eps": "tiny"}, "settings", "&#39;tiny&#39; is not a number"),
+        ({"data": "x,y\n1,2\n3\n"}, "data", "line 3 has 1 values but the header has 2"),
+        ({"data": "x,q\n1,2\n"}, "data", "the column &#39;q&#39; is not a symbol of the expression"),
+        ({"data": "", "point": "w=1, x=1, y=2"}, "batch_size", "a batch size needs data"),
+        ({"batch_size": "9"}, "batch_size", "from 1 to 3 (the rows)"),
+        ({"batch_size": "", "methods": ["minibatch"]}, "methods", "needs data and a batch size"),
+    ],
+)
+def test_bad_optimizer_fields_are_422_at_the_field_with_everything_kept(client, fields, field, message):
+    question = {
+        "expression": "(w*x - y)**2",
+        "point": "w=1",
+        "learning_rate": "0.1",
+        "methods": ["simultaneous", "adam"],
+        "beta2": "0.95",
+        "data": "x y\n1 2\n2 4\n3 7",  # typed with spaces
+        "batch_size": "1",
+        **fields,
+    }
+    response = ask(client, **question)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    error = re.search(rf'<div class="error" id="{field}-error">(.*?)</div>', html, re.S)
+    assert error and message in error.group(1)
+    assert f'<a href="#{field}">' in html  # the summary links to the field or its fieldset
+    assert '<details class="advanced" open>' in html  # nothing typed there is hidden
+    assert checked_methods(html) == question["methods"]
+    assert textarea(html, "data") == question["data"]
+    for name in ("beta1", "beta2", "eps", "batch_size"):
+        if question.get(name):
+            assert f'value="{question[name]}"' in input_tag(html, name)
 
 
 def test_missing_csrf_token_is_refused(client):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from tutor.engine import BASIC_METHODS
 
 
 @dataclass(frozen=True)
@@ -16,8 +18,13 @@ class Example:
     steps: str = "1"
     fixed: str = ""
     order: str = ""
+    methods: tuple[str, ...] = BASIC_METHODS
+    settings: dict[str, str] = field(default_factory=dict)  # by setting name; the rest stay blank
+    data: str = ""
+    batch_size: str = ""
+    shuffle_seed: str = ""
 
-    def form_data(self) -> dict[str, str]:
+    def form_data(self) -> dict[str, str | list[str]]:
         return {
             "expression": self.expression,
             "point": self.point,
@@ -25,6 +32,11 @@ class Example:
             "steps": self.steps,
             "fixed": self.fixed,
             "order": self.order,
+            "methods": list(self.methods),
+            **self.settings,
+            "data": self.data,
+            "batch_size": self.batch_size,
+            "shuffle_seed": self.shuffle_seed,
         }
 
 
@@ -72,6 +84,31 @@ EXAMPLES = (
         "x=-1, y=1",
         "0.001",
         steps="100",
+    ),
+    Example(
+        "momentum",
+        "Momentum raises the loss",
+        "Plain gradient descent lowers this bowl's loss at every step; with momentum μ = 0.9 the "
+        "remembered velocity overshoots across the steep direction and the loss goes up again and again.",
+        "x**2 + 10*y**2",
+        "x=1, y=1",
+        "0.05",
+        steps="30",
+        methods=("simultaneous", "momentum"),
+        settings={"momentum": "0.9"},
+    ),
+    Example(
+        "minibatch",
+        "Mini-batches: a different loss every step",
+        "A line fitted to six noisy points, two rows a step: each step lowers its own batch's loss, and "
+        "some of them raise the loss over all the rows.",
+        "(w*x + b - y)**2",
+        "w=2, b=0",
+        "0.03",
+        steps="20",
+        methods=("simultaneous", "minibatch"),
+        data="x,y\n0,1.2\n1,2.6\n2,5.4\n3,6.9\n4,9.3\n5,10.8",
+        batch_size="2",
     ),
 )
 

@@ -1,5 +1,6 @@
 """What the answer page shows, worked out from a case document: the graph's layout, the first steps of
-both schemes side by side, the learning-rate summary, and the explanation as HTML."""
+both schemes side by side, every trial compared, the optimizers' steps that raised the loss, the
+mini-batch steps, the learning-rate summary, and the explanation as HTML."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from tutor.engine.numbers import fmt
+from tutor.plots import misleading
 
 OP_SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "pow": "^", "neg": "−", "pos": "+"}
 BOX_WIDTH, BOX_HEIGHT, GAP_X, GAP_Y, MARGIN = 124, 60, 44, 14, 8
@@ -174,3 +176,102 @@ def summary(document: dict) -> str:
         reason = analysis["max_decreasing_reason"].rstrip(".")
         return f"{first} {reason[:1].upper()}{reason[1:]}."
     return f"{first} Every η below {fmt(bound)} lowers it."
+
+
+# --- every trial, the optimizers' rises and the mini-batch steps -----------------------------------
+
+OPTIMIZERS = ("momentum", "nesterov", "adam", "rmsprop")
+SETTING_SYMBOLS = {"momentum": "μ", "beta1": "β1", "beta2": "β2", "eps": "ε", "alpha": "α"}
+# The step tables stop here: enough to see the pattern, short enough to read on a phone.
+TABLE_STEPS = 20
+STEP_RUNS_SHOWN = 12
+
+
+def settings_text(trial: dict) -> str:
+    """A trial's settings in words: "μ = 0.9", "batch size 2, rows in order", "" for plain descent."""
+    settings = trial.get("settings") or {}
+    if trial["method"] == "minibatch":
+        seed = settings.get("shuffle_seed")
+        order = "rows in order" if seed is None else f"rows shuffled each epoch, seed {seed}"
+        return f"batch size {settings.get('batch_size')}, {order}"
+    return ", ".join(f"{SETTING_SYMBOLS.get(name, name)} = {fmt(value)}" for name, value in settings.items())
+
+
+def went_up(trial: dict) -> list[int]:
+    """The steps after which the loss was higher than before. Trials record it as loss_went_up; the
+    sequential trial does not, so its losses are compared the same way (strictly higher)."""
+    if all("loss_went_up" in step for step in trial["steps"]):
+        return [step["step"] for step in trial["steps"] if step["loss_went_up"]]
+    losses = [trial["initial_loss"]] + [step["loss"] for step in trial["steps"]]
+    return [
+        step["step"]
+        for step, before, after in zip(trial["steps"], losses, losses[1:], strict=False)
+        if before is not None and after is not None and after > before
+    ]
+
+
+def step_runs(steps: list[int], shown: int = STEP_RUNS_SHOWN) -> str:
+    """[3, 4, 5, 9] as "3–5, 9"; after ``shown`` runs, the rest as "…"."""
+    runs: list[list[int]] = []
+    for step in steps:
+        if runs and step == runs[-1][-1] + 1:
+            runs[-1].append(step)
+        else:
+            runs.append([step])
+    text = ", ".join(f"{run[0]}–{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs[:shown])
+    return text + (", …" if len(runs) > shown else "")
+
+
+def comparison(document: dict) -> list[dict]:
+    """One row per trial: what it ran with, where it ended, and the steps where the loss went up."""
+    rows = []
+    for trial in document["trials"]:
+        up = went_up(trial)
+        rows.append({**trial, "settings_text": settings_text(trial), "up": up, "up_text": step_runs(up)})
+    return rows
+
+
+def rises(document: dict, shown: int = TABLE_STEPS) -> list[dict]:
+    """For each optimizer trial, its steps where the loss went up (the first ``shown``), each with the
+    loss before and after, the angle between the step and −g and, for momentum and Nesterov, the
+    share of the step that is remembered velocity."""
+    found = []
+    for trial in document["trials"]:
+        if trial["method"] not in OPTIMIZERS:
+            continue
+        losses = [trial["initial_loss"]] + [step["loss"] for step in trial["steps"]]
+        up = [
+            {**step, "loss_before": losses[index]}
+            for index, step in enumerate(trial["steps"])
+            if step.get("loss_went_up")
+        ]
+        found.append(
+            {
+                "method": trial["method"],
+                "settings_text": settings_text(trial),
+                "taken": len(trial["steps"]),
+                "count": len(up),
+                "steps": up[:shown],
+                "velocity": trial["method"] in ("momentum", "nesterov"),
+            }
+        )
+    return found
+
+
+def batch_steps(document: dict, shown: int = TABLE_STEPS) -> dict | None:
+    """The minibatch trial's first ``shown`` steps: each batch's loss before and after its step next to
+    the full loss L before and after, and which steps lowered their batch's loss but raised L."""
+    trial = next((t for t in document["trials"] if t["method"] == "minibatch"), None)
+    if trial is None or not trial["steps"]:
+        return None
+    losses = [trial["initial_loss"]] + [step["loss"] for step in trial["steps"]]
+    rows = [
+        {**step, "loss_before": losses[index], "misleading": misleading(step)}
+        for index, step in enumerate(trial["steps"])
+    ]
+    return {
+        "settings_text": settings_text(trial),
+        "taken": len(rows),
+        "misleading": [row["step"] for row in rows if row["misleading"]],
+        "steps": rows[:shown],
+    }

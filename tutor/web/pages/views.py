@@ -18,16 +18,25 @@ from werkzeug.wrappers import Response
 from tutor import mathml, plots
 from tutor.engine import InputError, question_from_text
 from tutor.engine.numbers import fmt
-from tutor.engine.question import parse_number
+from tutor.engine.question import METHODS, parse_number
 from tutor.services.cases import OUTCOMES as SERVICE_OUTCOMES
 from tutor.services.cases import CaseFilter, CaseNotFound, CaseService
 from tutor.web.auth import is_reviewer, reviewer_required, sign_in, sign_out, token_matches
 from tutor.web.extensions import limiter
 from tutor.web.pages import bp, present
 from tutor.web.pages.examples import BY_SLUG, EXAMPLES
-from tutor.web.pages.forms import AskForm, LoginForm, RerunForm
+from tutor.web.pages.forms import BATCH_FIELDS, SETTING_FIELDS, AskForm, LoginForm, RerunForm, as_csv
 
-PREFILLABLE = ("expression", "point", "learning_rate", "steps", "fixed", "order")
+PREFILLABLE = (
+    "expression",
+    "point",
+    "learning_rate",
+    "steps",
+    "fixed",
+    "order",
+    *SETTING_FIELDS,
+    *BATCH_FIELDS,
+)
 PER_PAGE = 20
 # Case ids become file names in the plot cache, so anything else is not a case.
 CASE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
@@ -99,7 +108,10 @@ def ask() -> str | Response | tuple[str, int]:
         prefill = BY_SLUG[chosen].form_data()
     else:
         # Forum posts can link to a prefilled form: /?expression=x*y&point=x=1,y=2&learning_rate=0.1
+        # (and methods=simultaneous,momentum&momentum=0.99 for the optimizers).
         prefill = {name: request.args[name] for name in PREFILLABLE if name in request.args}
+        if "methods" in request.args:
+            prefill["methods"] = re.split(r"[\s,;]+", request.args["methods"].strip())
     form = AskForm(data=prefill)
     columns: dict[str, int] = {}
     if form.validate_on_submit():
@@ -111,6 +123,11 @@ def ask() -> str | Response | tuple[str, int]:
                 form.steps.data or "",
                 form.fixed.data or "",
                 form.order.data or "",
+                ",".join(form.methods.data or ()),
+                settings=form.settings_text(),
+                data=as_csv(form["data"].data or ""),
+                batch_size=form.batch_size.data or "",
+                shuffle_seed=form.shuffle_seed.data or "",
             )
             case = case_service().ask(
                 question, source="web", question_text=(form.question.data or "").strip() or None
@@ -119,7 +136,15 @@ def ask() -> str | Response | tuple[str, int]:
             columns = attach_error(form, error)
         else:
             return redirect(url_for(".case", case_id=case["id"]), code=303)
-    page = render_template("ask.html", form=form, examples=EXAMPLES, chosen=chosen, columns=columns)
+    page = render_template(
+        "ask.html",
+        form=form,
+        examples=EXAMPLES,
+        chosen=chosen,
+        columns=columns,
+        method_notes=METHODS,
+        setting_fields=SETTING_FIELDS,
+    )
     return (page, 422) if form.errors else page
 
 
@@ -179,6 +204,10 @@ def render_case(case: dict, rerun_form: RerunForm, status: int = 200) -> tuple[s
         steps=present.first_steps(case),
         flips=present.sign_flips(case),
         winner=present.winner(case),
+        trials=present.comparison(case),
+        rises=present.rises(case),
+        batches=present.batch_steps(case),
+        setting_symbols=present.SETTING_SYMBOLS,
         position=present.learning_rate_position(case["analysis"]) if case.get("analysis") else None,
         plots=plot_items,
         explanation=present.explanation_html(case["explanation"]["markdown"]),
