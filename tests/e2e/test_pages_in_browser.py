@@ -162,3 +162,48 @@ def test_answer_page_fits_a_phone_and_screenshots(page, chromium, live_server, a
     finally:
         context.close()
     assert (tmp_path / "answer-desktop.png").stat().st_size > 0
+
+
+def loaded(page, image) -> int:
+    image.scroll_into_view_if_needed()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    return image.evaluate("img => img.naturalWidth")
+
+
+def test_minibatch_example_shows_the_batch_table_and_plot(page, chromium, live_server, tmp_path):
+    page.goto("/?example=minibatch")
+    # The example opens the optimizers part, which is otherwise closed.
+    assert page.locator("details.advanced").get_attribute("open") is not None
+    assert page.is_checked("input[name=methods][value=minibatch]")
+    page.click("button:has-text('Answer it')")
+    page.wait_for_url(re.compile(r"/cases/[A-Za-z0-9_-]+$"))
+    case_id = page.url.rsplit("/", 1)[1]
+    # The numbers on the page are the saved case's, read back through the API as JSON.
+    response = page.request.get(f"/api/v1/cases/{case_id}")
+    assert response.ok
+    minibatch = next(t for t in response.json()["trials"] if t["method"] == "minibatch")
+    rows = page.locator("#batch-table tbody tr")
+    assert rows.count() == min(len(minibatch["steps"]), 20)
+    for step in minibatch["steps"][:20]:
+        row = page.locator(f'#batch-table tr[data-step="{step["step"]}"]')
+        assert row.locator("[data-batch-before]").text_content().strip() == fmt(step["batch_loss"])
+        assert row.locator("[data-batch-after]").text_content().strip() == fmt(step["batch_loss_after"])
+        assert row.locator("[data-full-after]").text_content().strip() == fmt(step["loss"])
+        misled = step["batch_loss_after"] < step["batch_loss"] and step["loss_went_up"]
+        assert ("batch down, L up" in row.text_content()) == misled
+    assert page.locator("#batch-table tr.misleading").count() >= 1
+    assert loaded(page, page.locator("#plot-batches")) > 0
+    assert loaded(page, page.locator("#plot-loss")) > 0
+    page.screenshot(path=tmp_path / "minibatch-desktop.png", full_page=True)
+
+    context = chromium.new_context(viewport=PHONE, base_url=live_server)
+    phone = context.new_page()
+    try:
+        phone.goto(f"/cases/{case_id}")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        phone.screenshot(path=tmp_path / "minibatch-phone.png", full_page=True)
+        phone.goto("/?example=momentum")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        phone.screenshot(path=tmp_path / "ask-momentum-phone.png", full_page=True)
+    finally:
+        context.close()
