@@ -404,3 +404,20 @@ def test_the_openapi_document_describes_the_api(client):
     assert {"Idempotency-Key".lower()} <= {p["name"].lower() for p in create["parameters"]}
     assert spec["components"]["securitySchemes"]["BearerAuth"]["scheme"] == "bearer"
     assert client.get("/docs").status_code == 200
+
+
+class BrokenAnalyzer:
+    def answer(self, question: Question) -> dict:
+        from tutor.sandbox import AnalysisUnavailable
+
+        raise AnalysisUnavailable("the analysis workers cannot start")
+
+
+def test_workers_that_cannot_start_give_503_with_retry_after_and_lose_nothing(app, client, bot):
+    saved = client.post("/api/v1/cases", json=QUESTION, headers=bot).json
+    app.extensions["tutor"].cases.analyzer = BrokenAnalyzer()
+    response = client.post("/api/v1/cases", json=QUESTION, headers=bot)
+    assert_problem(response, 503)
+    assert int(response.headers["Retry-After"]) > 0
+    assert count_cases(app) == 1
+    assert client.get(f"/api/v1/cases/{saved['id']}").json["id"] == saved["id"]

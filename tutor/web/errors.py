@@ -9,10 +9,11 @@ from __future__ import annotations
 from apiflask import HTTPError
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError, UnprocessableEntity
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable, UnprocessableEntity
 from werkzeug.http import HTTP_STATUS_CODES
 
 from tutor.engine import InputError
+from tutor.sandbox import AnalysisUnavailable
 
 MACHINE_PREFIXES = ("/api/", "/integrations/")
 
@@ -27,7 +28,10 @@ FRIENDLY = {
     422: "The question could not be answered as asked.",
     429: "Too many requests from your address. Wait a minute, then try again.",
     500: "Something went wrong on our side. The error has been logged; please try again later.",
+    503: "The tutor cannot work out answers right now. Nothing was lost; please try again in a minute.",
 }
+# How long a client should wait when the analysis workers cannot start.
+UNAVAILABLE_RETRY_SECONDS = 30
 CSRF_MESSAGE = (
     "The form's security token was missing or has expired. Go back, reload the page and send the form again."
 )
@@ -90,6 +94,19 @@ def register_error_handlers(app: Flask) -> None:
         if wants_problem_json():
             return problem(status, error.message, field=error.field, column=error.column)
         return error_page(status, f"{FRIENDLY[status]} {error}")
+
+    @app.errorhandler(AnalysisUnavailable)
+    def analysis_unavailable(error: AnalysisUnavailable) -> Response:
+        # The service's fault, not the question's: say so, and when to come back.
+        app.logger.error("analysis workers unavailable on %s %s: %s", request.method, request.path, error)
+        status = ServiceUnavailable.code
+        if wants_problem_json():
+            response = problem(status, FRIENDLY[status])
+        else:
+            body, _ = error_page(status, FRIENDLY[status])
+            response = app.make_response((body, status))
+        response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
+        return response
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception) -> Response | tuple[str, int]:
