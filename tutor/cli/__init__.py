@@ -21,6 +21,18 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+def migrated_database():
+    """The database TUTOR_DATABASE_URL names, which must be at the newest revision (else: what to run)."""
+    from tutor.config import Settings
+    from tutor.persistence import Database, migrate
+
+    url = Settings.from_env().database_url
+    current, head = migrate.current_revision(url), migrate.head_revision()
+    if current != head:
+        fail(f"the database is at revision {current or 'base (empty)'}, not {head}: run `tutor db upgrade`")
+    return Database.from_url(url)
+
+
 def _register() -> None:
     # Imported here, not at the top, so every module can import `main` and `fail` from this package.
     from tutor.cli import cases, db, discourse, explain, serve, tokens  # noqa: F401

@@ -10,9 +10,7 @@ from datetime import UTC, datetime
 
 import click
 
-from tutor.cli import fail, main
-from tutor.config import Settings
-from tutor.persistence import migrate
+from tutor.cli import fail, main, migrated_database
 from tutor.persistence.repository import outcome_of
 from tutor.services.cases import OUTCOMES, CaseFilter, CaseNotFound, CaseService
 
@@ -50,11 +48,7 @@ def cases() -> None:
 @contextmanager
 def case_service(analyzer=None):
     """The case service on the configured database, which must be migrated to the newest revision."""
-    url = Settings.from_env().database_url
-    current, head = migrate.current_revision(url), migrate.head_revision()
-    if current != head:
-        fail(f"the database is at revision {current or 'base (empty)'}, not {head}: run `tutor db upgrade`")
-    service = CaseService.from_settings(Settings.from_env(), analyzer or _NoAnalyzer())
+    service = CaseService(migrated_database(), analyzer or _NoAnalyzer())
     try:
         yield service
     finally:

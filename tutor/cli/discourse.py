@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import click
 
-from tutor.cli import main
-from tutor.cli.tokens import database
+from tutor.cli import main, migrated_database
 from tutor.config import Settings
 from tutor.sandbox import Analyzer
 from tutor.services.cases import CaseService
@@ -27,7 +26,7 @@ def deliver(everything: bool) -> None:
     settings = Settings.from_env()
     # A local process: fork is cheapest, and the time and memory limits still apply.
     analyzer = Analyzer(settings.limits, context="fork")
-    db = database()
+    db = migrated_database()
     try:
         service = DiscourseService.from_settings(settings, CaseService(db, analyzer))
         summary = service.run_due(everything=everything)
@@ -48,7 +47,7 @@ def deliver(everything: bool) -> None:
 def status(pending_only: bool, limit: int) -> None:
     """The newest posts that mentioned the tutor: state, attempts, next try and last error."""
     settings = Settings.from_env()
-    db = database()
+    db = migrated_database()
     try:
         service = DiscourseService.from_settings(settings, CaseService(db, Analyzer(settings.limits)))
         posts = service.posts(pending_only=pending_only, limit=limit)

@@ -4,19 +4,8 @@ from __future__ import annotations
 
 import click
 
-from tutor.cli import fail, main
-from tutor.config import Settings
-from tutor.persistence import Database, migrate
+from tutor.cli import fail, main, migrated_database
 from tutor.services.tokens import TokenError, TokenService
-
-
-def database() -> Database:
-    """The migrated database TUTOR_DATABASE_URL names; fails with what to run if it is not migrated."""
-    url = Settings.from_env().database_url
-    current, head = migrate.current_revision(url), migrate.head_revision()
-    if current != head:
-        fail(f"the database is at revision {current or 'base (empty)'}, not {head}: run `tutor db upgrade`")
-    return Database.from_url(url)
 
 
 @main.group()
@@ -31,7 +20,7 @@ def create(name: str) -> None:
 
     Cases the bot creates are marked api:NAME. Only the token's SHA-256 is stored: keep the token now.
     """
-    db = database()
+    db = migrated_database()
     try:
         token = TokenService(db).create(name)
     except TokenError as error:
@@ -47,7 +36,7 @@ def create(name: str) -> None:
 @tokens.command("list")
 def list_tokens() -> None:
     """List tokens by name, with when they were created and revoked (never the tokens themselves)."""
-    db = database()
+    db = migrated_database()
     try:
         found = TokenService(db).list()
     finally:
@@ -62,7 +51,7 @@ def list_tokens() -> None:
 @click.argument("name")
 def revoke(name: str) -> None:
     """Revoke NAME's token: requests with it are refused from now on. The name is not reused."""
-    db = database()
+    db = migrated_database()
     try:
         TokenService(db).revoke(name)
     except TokenError as error:
