@@ -207,3 +207,20 @@ def test_minibatch_example_shows_the_batch_table_and_plot(page, chromium, live_s
         phone.screenshot(path=tmp_path / "ask-momentum-phone.png", full_page=True)
     finally:
         context.close()
+
+
+def test_optimizers_without_javascript(chromium, live_server):
+    """The optimizers part is a native <details>: it opens and submits with script off."""
+    context = chromium.new_context(java_script_enabled=False, base_url=live_server)
+    page = context.new_page()
+    try:
+        page.goto("/?example=bowl")
+        assert not page.locator("#momentum").is_visible()  # closed by default
+        page.click("summary:has-text('Optimizers and mini-batches')")
+        page.check("input[name=methods][value=momentum]")
+        page.fill("#momentum", "0.5")
+        page.click("button:has-text('Answer it')")
+        page.wait_for_url(re.compile(r"/cases/"))
+        assert "μ = 0.5" in page.text_content('#outcome-table tr[data-trial="momentum"]')
+    finally:
+        context.close()

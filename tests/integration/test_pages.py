@@ -170,6 +170,13 @@ def test_query_string_prefills_the_form(client):
     assert 'value="x*y"' in html and 'value="x=1,y=2"' in html and 'value="0.1"' in html
 
 
+def test_query_string_prefills_methods_and_settings(client):
+    html = client.get("/?expression=x*y&methods=simultaneous,adam&beta1=0.5").get_data(as_text=True)
+    assert checked_methods(html) == ["simultaneous", "adam"]
+    assert 'value="0.5"' in input_tag(html, "beta1")
+    assert '<details class="advanced" open>' in html
+
+
 def test_asking_stores_the_case_and_redirects_to_it(client, app):
     location = asked_case(client, expression="(x+y)*z", point="x=-2, y=5, z=-4", learning_rate="0.01")
     assert re.fullmatch(r"/cases/[A-Za-z0-9_-]+", location)
