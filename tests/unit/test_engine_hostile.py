@@ -88,6 +88,13 @@ def test_refusals_say_where():
     assert error.value.column == 6 and "x**2" in error.value.message
 
 
+@pytest.mark.parametrize(("text", "column"), [("x*", 3), ("x +", 4), ("x**", 4), ("x + * y", 5), ("x y", 3)])
+def test_syntax_errors_point_at_the_column(text, column):
+    with pytest.raises(InputError) as error:
+        parse_expression(text)
+    assert error.value.column == column
+
+
 def test_caret_is_power_with_maths_precedence():
     assert parse_expression("x^2 + y^2").canonical == parse_expression("x**2 + y**2").canonical
 

@@ -100,7 +100,10 @@ def parse_expression(text: str, limits: Limits | None = None) -> Parsed:
     try:
         module = ast.parse(source, mode="eval")
     except SyntaxError as exc:
-        column = columns[min(max((exc.offset or 1) - 1, 0), len(columns) - 1)]
+        if not exc.offset:
+            # Python gives no position when the text stops mid-formula ("x*", "x +"): point past its end.
+            raise InputError("the formula ends too early", column=len(text) + 1) from None
+        column = columns[min(exc.offset - 1, len(columns) - 1)]
         raise InputError(f"this is not a formula I can read ({exc.msg})", column=column) from None
     except (RecursionError, MemoryError, ValueError):
         raise InputError("the expression is nested too deeply") from None
