@@ -70,26 +70,25 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def case_document(case: Case) -> dict[str, Any]:
-    """The case document: the analysis document as saved, plus who asked, when, and its parent."""
+def _who_and_when(case: Case) -> dict[str, Any]:
     return {
         "id": case.id,
         "created_at": iso(case.created_at),
         "source": case.source,
         "question": case.question,
         "parent_id": case.parent_id,
-        **case.document,
     }
+
+
+def case_document(case: Case) -> dict[str, Any]:
+    """The case document: the analysis document as saved, plus who asked, when, and its parent."""
+    return {**_who_and_when(case), **case.document}
 
 
 def case_summary(case: Case) -> dict[str, Any]:
     """A listing's row: the case's columns, not its document."""
     return {
-        "id": case.id,
-        "created_at": iso(case.created_at),
-        "source": case.source,
-        "question": case.question,
-        "parent_id": case.parent_id,
+        **_who_and_when(case),
         "engine_version": case.engine_version,
         "expression": case.expression,
         "canonical_expression": case.canonical_expression,
