@@ -165,3 +165,11 @@ def test_bad_questions_name_the_field(fields, field):
         answer(question_from_text("x**2", **fields))
     assert error.value.field == field
     assert "\n" not in str(error.value)
+
+
+def test_a_small_gradient_next_to_a_large_loss_still_finds_the_bound():
+    # ‖g‖² ≈ 1e-4 against |f| ≈ 1.45: at the tiniest steps the change is below f's rounding, and noise
+    # flipping sign there once read as the loss turning back up at η = 1e-12. Closed form: 2/f'' = 2/1.008.
+    document = answer(Question("0.504*x**2 + 1.711*x", {"x": -1.707}, 0.5))
+    assert document["analysis"]["max_decreasing_learning_rate"] == pytest.approx(2 / 1.008, rel=1e-6)
+    assert document["analysis"]["best_learning_rate"] == pytest.approx(1 / 1.008, rel=1e-4)

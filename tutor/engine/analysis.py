@@ -51,10 +51,13 @@ class LineSearch:
             math.log10(low), math.log10(high), int(math.log10(high / low) * GRID_PER_DECADE) + 1
         )
         changes = self.change(rates)
-        # At the tiniest steps the change can be lost in rounding of f(x); skip that noise floor.
-        noise = 8 * np.finfo(float).eps * max(abs(self.loss), 1e-300)
+        # At the tiniest steps the change is lost in the rounding of f(x) and its sign is noise. Start
+        # from the first step whose decrease clearly exceeds that noise floor, so that noise flipping
+        # sign between two tiny steps is not taken for the loss turning back up.
+        noise = 64 * np.finfo(float).eps * max(abs(self.loss), 1e-300)
         decreasing = changes < 0
-        first = int(np.argmax(decreasing)) if decreasing.any() else None
+        clearly = changes < -noise
+        first = int(np.argmax(clearly)) if clearly.any() else None
         if first is None:
             return None, "the loss does not go down for any step size I tried", rates, changes
         if first > 0 and not np.all(np.abs(changes[:first]) <= noise):
