@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import string
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,9 +23,15 @@ TIE_RELATIVE = 1e-12
 TIE_ABSOLUTE = 1e-300
 
 
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
 def new_case_id() -> str:
-    """12 URL-safe characters, 72 random bits: case links are public and must not be guessable."""
-    return secrets.token_urlsafe(9)
+    """12 letters and digits, 71 random bits: case links are public and must not be guessable.
+
+    No '-' or '_': an id starting with '-' reads as an option on the command line (`tutor cases show`),
+    and letters and digits select whole with a double click."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
 
 
 def outcome_of(trials: list[Mapping[str, Any]]) -> str | None:
