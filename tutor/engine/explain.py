@@ -556,9 +556,7 @@ def _learning_rates(document: dict) -> list[Block]:
     if bound is None:
         verdict = f"No upper bound found: {analysis['max_decreasing_reason']}."
     elif lr < bound:
-        verdict = (
-            f"Your η = {fmt(lr)} is below it ({fmt(lr / bound)} of the bound), so this step lowers the loss."
-        )
+        verdict = f"Your η = {fmt(lr)} is below it ({fmt(lr / bound * 100, 3)}% of the bound), so this step lowers the loss."
     else:
         verdict = f"Your η = {fmt(lr)} is **above it** ({fmt(lr / bound)} times the bound): this step does not lower the loss."
     blocks: list[Block] = [Heading("Which learning rates still lower the loss")]
@@ -570,17 +568,16 @@ def _learning_rates(document: dict) -> list[Block]:
             )
         )
     blocks.append(Paragraph(verdict))
-    if analysis["quadratic_estimate"] is not None:
-        blocks.append(
-            Paragraph(
-                f"The quadratic model's estimate 2gᵀg / gᵀHg is {fmt(analysis['quadratic_estimate'])}"
-                + (
-                    "."
-                    if bound is None
-                    else f", off by {fmt(abs(analysis['quadratic_estimate'] / bound - 1) * 100, 3)}%."
-                )
-            )
-        )
+    estimate = analysis["quadratic_estimate"]
+    if estimate is not None:
+        text = f"The quadratic model's estimate 2gᵀg / gᵀHg is {fmt(estimate)}"
+        if bound is None:
+            text += "."
+        elif abs(estimate / bound - 1) < 1e-6:
+            text += ": the same, because f is quadratic along −g."
+        else:
+            text += f", off by {fmt(abs(estimate / bound - 1) * 100, 3)}%."
+        blocks.append(Paragraph(text))
     if analysis["best_learning_rate"] is not None:
         blocks.append(
             Paragraph(
