@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from support.ci import skip_or_fail_in_ci
 
 import tutor.engine
 from tutor.persistence import Database, migrate
@@ -25,9 +26,10 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 def postgres_base_url() -> str:
     url = os.environ.get("TUTOR_TEST_DATABASE_URL")
     if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but TUTOR_TEST_DATABASE_URL is not set: the PostgreSQL tests must run in CI")
-        pytest.skip("set TUTOR_TEST_DATABASE_URL to run the PostgreSQL tests")
+        skip_or_fail_in_ci(
+            "set TUTOR_TEST_DATABASE_URL to run the PostgreSQL tests",
+            ci_reason="CI=true but TUTOR_TEST_DATABASE_URL is not set: the PostgreSQL tests must run in CI",
+        )
     return url
 
 

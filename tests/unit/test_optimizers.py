@@ -6,12 +6,12 @@ from __future__ import annotations
 import importlib
 import json
 import math
-import os
 import re
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from support.ci import skip_or_fail_in_ci
 
 from tutor.cli import main
 from tutor.engine import InputError, Question, answer, question_from_text
@@ -22,9 +22,10 @@ OPTIMIZERS = ("momentum", "nesterov", "adam", "rmsprop")
 @pytest.fixture(scope="module")
 def torch():
     # torch is an optional test extra: locally a missing torch skips, in CI it must be there.
-    if os.environ.get("CI") == "true":
+    try:
         return importlib.import_module("torch")
-    return pytest.importorskip("torch")
+    except ImportError as error:
+        skip_or_fail_in_ci(f"could not import 'torch': {error}")
 
 
 # (expression, point, fixed, the same function written by hand for torch, learning rate)

@@ -3,9 +3,8 @@ by hand (not through the engine's parser), so nothing of the engine's path is sh
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from support.ci import skip_or_fail_in_ci
 
 from tutor.engine import Question, answer
 
@@ -16,8 +15,8 @@ except ImportError:  # pragma: no cover - torch is a test extra
 
 pytestmark = pytest.mark.torch
 
-if torch is None and os.environ.get("CI") != "true":
-    pytest.skip("torch is not installed (pip install -e '.[torch]')", allow_module_level=True)
+if torch is None:
+    skip_or_fail_in_ci("torch is not installed (pip install -e '.[torch]')", allow_module_level=True)
 
 CASES = [
     ("(x+y)*z", {"x": -2.0, "y": 5.0, "z": -4.0}, (), lambda v: (v["x"] + v["y"]) * v["z"], 0.01),
