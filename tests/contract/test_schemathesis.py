@@ -8,7 +8,6 @@ at collection time (its lazy fixture loader does not work with this pytest).
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,31 +16,17 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
+from support.apps import migrated_sqlite, new_app
 
 import tutor.engine
 from tutor.config import Settings
-from tutor.persistence.migrate import upgrade
-from tutor.web import create_app
 
 ADMIN_TOKEN = "contract-admin-token"
 
 
 def make_app(root: Path):
-    database_url = f"sqlite:///{root / 'tutor.sqlite3'}"
-    upgrade(database_url)
-    previous = os.environ.get("TUTOR_INSTANCE_PATH")
-    os.environ["TUTOR_INSTANCE_PATH"] = str(root / "instance")
-    try:
-        app = create_app(
-            Settings(database_url=database_url, secret_key="test", admin_token=ADMIN_TOKEN),
-            TESTING=True,
-            RATELIMIT_ENABLED=False,
-        )
-    finally:
-        if previous is None:
-            del os.environ["TUTOR_INSTANCE_PATH"]
-        else:
-            os.environ["TUTOR_INSTANCE_PATH"] = previous
+    settings = Settings(database_url=migrated_sqlite(root), secret_key="test", admin_token=ADMIN_TOKEN)
+    app = new_app(settings, root / "instance", TESTING=True, RATELIMIT_ENABLED=False)
     app.extensions["tutor"].cases.analyzer = tutor.engine
     return app
 

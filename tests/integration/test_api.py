@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from support.apps import app_for
 
 import tutor.engine
 from tutor.config import Settings
 from tutor.engine import Question
 from tutor.persistence import Case
-from tutor.web import create_app
 
 ADMIN = "admin-token-for-api-tests"
 PUBLIC_URL = "https://tutor.example"
@@ -33,15 +33,13 @@ class CountingEngine:
 
 
 @pytest.fixture
-def app(database_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(tmp_path / "instance"))
+def app(database_url, tmp_path):
     settings = Settings(
         database_url=database_url, secret_key="test", admin_token=ADMIN, public_url=PUBLIC_URL
     )
-    app = create_app(settings, TESTING=True, RATELIMIT_ENABLED=False)
-    app.extensions["tutor"].cases.analyzer = CountingEngine()
-    yield app
-    app.extensions["tutor"].close()
+    with app_for(settings, tmp_path / "instance", TESTING=True, RATELIMIT_ENABLED=False) as app:
+        app.extensions["tutor"].cases.analyzer = CountingEngine()
+        yield app
 
 
 @pytest.fixture

@@ -4,51 +4,26 @@ always a 4xx within seconds, and the service goes on answering everyone else."""
 from __future__ import annotations
 
 import dataclasses
-import secrets
 import threading
 import time
 
 import pytest
+from support.apps import sqlite_app
+from support.questions import NORMAL, slow_question
 
-from tutor.config import Limits, Settings
-from tutor.persistence.migrate import upgrade
-from tutor.web import create_app
-
-NORMAL = {"expression": "(x+y)*z", "point": {"x": -2, "y": 5, "z": -4}, "learning_rate": 0.01}
-
-
-def slow_question() -> dict:
-    """Within every static limit but seconds of symbolic work; a new constant each time, so no worker's
-    cache of compiled expressions has it."""
-    n, constant = 10, secrets.randbelow(10**6) + 2
-    terms = "+".join(f"tanh(x{i}*x{(i + 1) % n}+{constant})" for i in range(n))
-    product = "*".join(f"x{i}" for i in range(n))
-    return {
-        "expression": f"({terms})**3*exp({product})",
-        "point": {f"x{i}": (i + 1) / 10 for i in range(n)},
-        "learning_rate": 0.01,
-        "steps": 1000,
-    }
+from tutor.config import Limits
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hostile")
-    database_url = f"sqlite:///{root / 'tutor.sqlite3'}"
-    upgrade(database_url)
-    settings = Settings(
-        database_url=database_url,
+    with sqlite_app(
+        tmp_path_factory.mktemp("hostile"),
         secret_key="test",
         admin_token="admin",
         analysis_workers=2,
         limits=dataclasses.replace(Limits(), seconds_per_question=0.5),
-    )
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(root / "instance"))
-    app = create_app(settings, TESTING=True, RATELIMIT_ENABLED=False)
-    monkeypatch.undo()
-    yield app
-    app.extensions["tutor"].close()
+    ) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")

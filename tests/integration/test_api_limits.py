@@ -10,10 +10,9 @@ import os
 import secrets
 
 import pytest
+from support.apps import app_for, migrated_sqlite
 
 from tutor.config import Settings
-from tutor.persistence.migrate import upgrade
-from tutor.web import create_app
 
 REDIS_URL = os.environ.get("TUTOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 BAD_QUESTION = {"expression": "x", "point": {"x": 1}, "learning_rate": -1}  # refused at once: a 422
@@ -29,22 +28,19 @@ def redis_or_skip() -> str:
 
 
 @pytest.fixture(params=["memory", "redis"])
-def app(request, tmp_path, monkeypatch):
+def app(request, tmp_path):
     storage = "memory://" if request.param == "memory" else redis_or_skip()
-    monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(tmp_path / "instance"))
-    database_url = f"sqlite:///{tmp_path / 'tutor.sqlite3'}"
-    upgrade(database_url)
     settings = Settings(
-        database_url=database_url,
+        database_url=migrated_sqlite(tmp_path),
         secret_key="test",
         admin_token="admin",
         rate_limit="3 per minute",
         rate_limit_storage_url=storage,
     )
     # Each test counts from zero, also in a Redis that outlives it.
-    app = create_app(settings, TESTING=True, RATELIMIT_KEY_PREFIX=f"test-{secrets.token_hex(4)}")
-    yield app
-    app.extensions["tutor"].close()
+    prefix = f"test-{secrets.token_hex(4)}"
+    with app_for(settings, tmp_path / "instance", TESTING=True, RATELIMIT_KEY_PREFIX=prefix) as app:
+        yield app
 
 
 def from_address(app, address: str):

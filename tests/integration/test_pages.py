@@ -10,9 +10,9 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+from support.apps import sqlite_app
 
 from tutor.config import Settings
-from tutor.persistence.migrate import upgrade
 from tutor.services.cases import CaseNotFound
 from tutor.web import create_app
 from tutor.web.pages.examples import BY_SLUG, EXAMPLES
@@ -24,21 +24,13 @@ CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_t
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pages")
-    database_url = f"sqlite:///{root / 'tutor.sqlite3'}"
-    upgrade(database_url)
-    settings = Settings(
-        database_url=database_url,
+    with sqlite_app(
+        tmp_path_factory.mktemp("pages"),
         secret_key="test-secret",
         admin_token=ADMIN_TOKEN,
         public_url="https://tutor.example",
-    )
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(root / "instance"))
-    app = create_app(settings, TESTING=True, RATELIMIT_ENABLED=False)
-    monkeypatch.undo()
-    yield app
-    app.extensions["tutor"].close()
+    ) as app:
+        yield app
 
 
 @pytest.fixture
