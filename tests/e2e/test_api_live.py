@@ -4,134 +4,43 @@
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import requests
+from support.forum import FakeForum
+from support.live_server import LiveServer
+from support.questions import NORMAL, slow_question
 
 from tutor.discourse import sign
 
-TUTOR = [sys.executable, "-c", "from tutor.cli import main; main()"]
 ADMIN_TOKEN = "live-admin-token"
 SECRET = "live-webhook-secret"
-NORMAL = {"expression": "(x+y)*z", "point": {"x": -2, "y": 5, "z": -4}, "learning_rate": 0.01}
-
-
-def slow_question() -> dict:
-    """Within every static limit but seconds of symbolic work; a new constant each time, so no worker's
-    cache of compiled expressions has it."""
-    n, constant = 10, secrets.randbelow(10**6) + 2
-    terms = "+".join(f"tanh(x{i}*x{(i + 1) % n}+{constant})" for i in range(n))
-    product = "*".join(f"x{i}" for i in range(n))
-    return {
-        "expression": f"({terms})**3*exp({product})",
-        "point": {f"x{i}": (i + 1) / 10 for i in range(n)},
-        "learning_rate": 0.01,
-        "steps": 1000,
-    }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Forum:
-    """The forum's POST /posts.json, recording the replies."""
-
-    def __init__(self):
-        self.replies: list[dict] = []
-        forum = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                forum.replies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                body = json.dumps({"id": len(forum.replies)}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 @pytest.fixture(scope="module")
 def forum():
-    forum = Forum()
+    forum = FakeForum()
     yield forum
-    forum.server.shutdown()
-    forum.server.server_close()
+    forum.close()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, forum):
-    root: Path = tmp_path_factory.mktemp("api-live")
-    port = free_port()
-    env = {
-        **os.environ,
-        "TUTOR_DATABASE_URL": f"sqlite:///{root / 'tutor.sqlite3'}",
-        "TUTOR_INSTANCE_PATH": str(root / "instance"),
-        "TUTOR_ADMIN_TOKEN": ADMIN_TOKEN,
-        "TUTOR_SECRET_KEY": "live-secret-key",
-        "TUTOR_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "TUTOR_RATE_LIMIT": "1000 per minute",
-        "TUTOR_ANALYSIS_WORKERS": "2",
-        "TUTOR_LIMIT_SECONDS_PER_QUESTION": "1",
-        "TUTOR_DISCOURSE_URL": forum.url,
-        "TUTOR_DISCOURSE_API_KEY": "live-api-key",
-        "TUTOR_DISCOURSE_SECRET": SECRET,
-    }
-    subprocess.run([*TUTOR, "db", "upgrade"], env=env, check=True, capture_output=True)
-    created = subprocess.run(
-        [*TUTOR, "tokens", "create", "live-bot"], env=env, check=True, capture_output=True
+    live = LiveServer(
+        tmp_path_factory.mktemp("api-live"),
+        admin_token=ADMIN_TOKEN,
+        secret_key="live-secret-key",
+        TUTOR_ANALYSIS_WORKERS="2",
+        TUTOR_LIMIT_SECONDS_PER_QUESTION="1",
+        TUTOR_DISCOURSE_URL=forum.url,
+        TUTOR_DISCOURSE_API_KEY="live-api-key",
+        TUTOR_DISCOURSE_SECRET=SECRET,
     )
-    token = created.stdout.decode().strip().splitlines()[-1]
-    log = root / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*TUTOR, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                requests.get(url + "/openapi.json", timeout=2)
-                break
-            except requests.RequestException:  # refused, or accepted before a worker is up
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
-        yield {"url": url, "token": token, "pid": process.pid}
-    finally:
-        # gunicorn's own process group: its workers and their analysis processes, nothing else.
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    token = live.tutor("tokens", "create", "live-bot").strip().splitlines()[-1]
+    with live.tutor_serve("--workers", "2", probe="/openapi.json") as process:
+        yield {"url": live.url, "token": token, "pid": process.pid}
 
 
 def post(server, body, **headers):
@@ -216,9 +125,6 @@ def test_a_forum_question_is_answered_by_the_servers_background_thread(server, f
     )
 
     assert response.status_code == 202
-    deadline = time.monotonic() + 20
-    while not forum.replies:
-        assert time.monotonic() < deadline, "no reply reached the forum"
-        time.sleep(0.1)
-    assert forum.replies[0]["topic_id"] == 4
-    assert f"{server['url']}/cases/" in forum.replies[0]["raw"]
+    reply = forum.wait_for(1, seconds=20)[0]["json"]
+    assert reply["topic_id"] == 4
+    assert f"{server['url']}/cases/" in reply["raw"]

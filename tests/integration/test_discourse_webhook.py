@@ -10,11 +10,12 @@ import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
+from support.apps import app_for
+from support.forum import FakeForum
 
 import tutor.engine
 from tutor.cli import main
@@ -23,71 +24,12 @@ from tutor.discourse import sign
 from tutor.persistence import Case
 from tutor.persistence.integrations import DiscoursePost
 from tutor.services.discourse import IncomingPost
-from tutor.web import create_app
 
 SECRET = "webhook-secret"
 API_KEY = "forum-api-key"
 BOT = "tutorbot"
 PUBLIC_URL = "https://tutor.example"
 QUESTION_POST = "Does the loss go down?\n@tutorbot f = (x+y)*z at x=-2, y=5, z=-4 lr 0.01"
-
-
-class FakeForum:
-    """Discourse's POST /posts.json, recording what it accepts. ``failures`` are answered first."""
-
-    def __init__(self):
-        self.accepted: list[dict] = []
-        self.attempts = 0
-        self.failures: list[tuple[int, dict[str, str]]] = []
-        self.lock = threading.Lock()
-        forum = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with forum.lock:
-                    forum.attempts += 1
-                    failure = forum.failures.pop(0) if forum.failures else None
-                    if failure is None:
-                        forum.accepted.append(
-                            {"headers": dict(self.headers), "json": body, "path": self.path}
-                        )
-                        post_id = 1000 + len(forum.accepted)
-                if failure is not None:
-                    status, headers = failure
-                    self.send_response(status)
-                    for name, value in headers.items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(b'{"errors": ["try later"]}')
-                    return
-                answer = json.dumps({"id": post_id, "topic_id": body["topic_id"]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def wait_for(self, count: int, seconds: float = 15) -> list[dict]:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            with self.lock:
-                if len(self.accepted) >= count:
-                    return list(self.accepted)
-            time.sleep(0.05)
-        raise AssertionError(f"the forum got {len(self.accepted)} replies, not {count}")
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -110,13 +52,11 @@ def settings_for(database_url: str, forum_url: str) -> Settings:
 
 
 @pytest.fixture
-def app(database_url, forum, tmp_path, monkeypatch):
-    monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app(settings_for(database_url, forum.url), TESTING=True)
-    app.extensions["tutor"].cases.analyzer = tutor.engine
-    yield app
-    app.extensions["tutor_discourse"].dispatcher.stop()
-    app.extensions["tutor"].close()
+def app(database_url, forum, tmp_path):
+    with app_for(settings_for(database_url, forum.url), tmp_path / "instance", TESTING=True) as app:
+        app.extensions["tutor"].cases.analyzer = tutor.engine
+        yield app
+        app.extensions["tutor_discourse"].dispatcher.stop()
 
 
 @pytest.fixture
@@ -198,15 +138,12 @@ def test_a_body_signed_with_another_secret_is_refused(app, client):
     assert rows(app) == []
 
 
-def test_the_webhook_is_off_without_a_secret(database_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app(settings_for(database_url, "http://127.0.0.1:9"), discourse_secret=None, TESTING=True)
-    try:
+def test_the_webhook_is_off_without_a_secret(database_url, tmp_path):
+    settings = settings_for(database_url, "http://127.0.0.1:9")
+    with app_for(settings, tmp_path / "instance", discourse_secret=None, TESTING=True) as app:
         response = deliver(app.test_client(), post_payload())
         assert response.status_code == 404
         assert "TUTOR_DISCOURSE_SECRET" in response.json["detail"]
-    finally:
-        app.extensions["tutor"].close()
 
 
 @pytest.mark.parametrize(
