@@ -23,6 +23,7 @@ class Limits:
     max_constant: float = 1e9
     max_name_length: int = 32
     max_steps: int = 1000
+    min_learning_rate: float = 1e-12
     max_learning_rate: float = 1e6
     max_abs_value: float = 1e9
     max_data_rows: int = 1000

@@ -149,6 +149,8 @@ def test_markdown_math_blocks_sit_on_their_own_lines():
     [
         (dict(point="x=1", learning_rate="0"), "learning_rate"),
         (dict(point="x=1", learning_rate="-1"), "learning_rate"),
+        (dict(point="x=1", learning_rate="1e-300"), "learning_rate"),
+        (dict(point="x=1", learning_rate="1e7"), "learning_rate"),
         (dict(point="x=1", learning_rate="fast"), "learning_rate"),
         (dict(point="x=1", learning_rate="0.1", steps="0"), "steps"),
         (dict(point="x=1", learning_rate="0.1", steps="100000"), "steps"),

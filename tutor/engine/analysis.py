@@ -41,6 +41,8 @@ class LineSearch:
         return self.problem.loss(self.problem.start - rate * self.direction) - self.loss
 
     def search_range(self) -> tuple[float, float]:
+        # From well below the learner's η to well above it; the learning-rate limits keep this within
+        # about 27 decades, so the grid stays a few thousand points.
         rate = self.problem.learning_rate
         return min(1e-12, rate * 1e-6), max(1e6, rate * 1e3)
 

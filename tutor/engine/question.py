@@ -75,6 +75,8 @@ def check_question(question: Question, parsed: Parsed, limits: Limits) -> Checke
     rate = question.learning_rate
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate) or rate <= 0:
         raise InputError("the learning rate must be a positive number", "learning_rate")
+    if rate < limits.min_learning_rate:
+        raise InputError(f"the learning rate must be at least {limits.min_learning_rate:g}", "learning_rate")
     if rate > limits.max_learning_rate:
         raise InputError(f"the learning rate may be at most {limits.max_learning_rate:g}", "learning_rate")
     steps = question.steps
