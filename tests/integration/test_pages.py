@@ -10,7 +10,7 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from support.apps import sqlite_app
+from support.apps import migrated_sqlite, sqlite_app
 
 from tutor.config import Settings
 from tutor.services.cases import CaseNotFound
@@ -548,11 +548,29 @@ def test_rate_limit_answers_429(tmp_path, monkeypatch):
     limited.extensions["tutor"].close()
 
 
-def test_without_a_secret_key_a_random_one_is_used_with_a_warning(tmp_path, monkeypatch, caplog):
-    monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(tmp_path))
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+def test_without_a_secret_key_the_instance_keeps_one_for_every_process(tmp_path, monkeypatch, caplog):
+    # Two apps on one instance folder stand for two gunicorn workers, or a restart: a form one serves
+    # must validate in the other, so they need the same key.
+    monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(tmp_path / "one"))
+    settings = Settings(database_url=migrated_sqlite(tmp_path))
     first, second = create_app(settings), create_app(settings)
-    assert first.secret_key and first.secret_key != second.secret_key
+    assert len(first.secret_key) == 64 and first.secret_key == second.secret_key
     assert "TUTOR_SECRET_KEY is not set" in caplog.text
-    first.extensions["tutor"].close()
-    second.extensions["tutor"].close()
+    key_file = tmp_path / "one" / "secret_key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert list((tmp_path / "one").glob(".secret_key.*")) == []
+
+    page = first.test_client().get("/")
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    other = second.test_client()
+    other.set_cookie("session", page.headers["Set-Cookie"].split("session=", 1)[1].split(";", 1)[0])
+    answer = other.post(
+        "/", data={"csrf_token": token, "expression": "x**2", "point": "x=1", "learning_rate": "0.1"}
+    )
+    assert answer.status_code == 303, answer.get_data(as_text=True)[:500]
+
+    monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(tmp_path / "two"))
+    elsewhere = create_app(settings)
+    assert elsewhere.secret_key != first.secret_key
+    for app in (first, second, elsewhere):
+        app.extensions["tutor"].close()

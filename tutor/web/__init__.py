@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import logging
+import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +61,7 @@ def create_app(settings: Settings | None = None, **overrides: object) -> Flask:
     )
     app.config.update(
         TUTOR_SETTINGS=settings,
-        SECRET_KEY=settings.secret_key or _ephemeral_secret_key(),
+        SECRET_KEY=settings.secret_key or instance_secret_key(instance_path),
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
@@ -93,9 +96,22 @@ def create_app(settings: Settings | None = None, **overrides: object) -> Flask:
     return app
 
 
-def _ephemeral_secret_key() -> str:
-    log.warning(
-        "TUTOR_SECRET_KEY is not set: using a random key for this process only. Sign-ins and forms "
-        "will not survive a restart, and will fail across several server processes; set it in production."
-    )
-    return secrets.token_hex(32)
+def instance_secret_key(instance_path: Path) -> str:
+    """Without TUTOR_SECRET_KEY: one random key kept in the instance folder (mode 0600).
+
+    Every server process and every restart must sign sessions and CSRF tokens with the same key, or a
+    form served by one gunicorn worker fails when another receives it. The key is written to a private
+    temporary file and hard-linked into place, so processes starting together all read the one winner.
+    """
+    path = instance_path / "secret_key"
+    if not path.exists():
+        fd, temporary = tempfile.mkstemp(dir=instance_path, prefix=".secret_key.")
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_hex(32))
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+                log.warning("TUTOR_SECRET_KEY is not set: created a key in %s; set it in production.", path)
+        finally:
+            os.unlink(temporary)
+    return path.read_text().strip()
