@@ -18,7 +18,7 @@ class Limits:
     max_expression_length: int = 500
     max_nodes: int = 200
     max_depth: int = 24
-    max_symbols: int = 32
+    max_symbols: int = 64
     max_exponent: float = 64
     max_constant: float = 1e9
     max_name_length: int = 32

@@ -49,7 +49,7 @@ EXPENSIVE = [
     "exp(" * 60 + "x" + ")" * 60,
     "+".join(["x"] * 400),
     "x" * 600,
-    "+".join(f"a{i}" for i in range(40)),
+    "+".join(f"a{i}" for i in range(70)),
 ]
 
 
@@ -93,6 +93,17 @@ def test_syntax_errors_point_at_the_column(text, column):
     with pytest.raises(InputError) as error:
         parse_expression(text)
     assert error.value.column == column
+
+
+def test_a_long_sum_is_long_not_deep():
+    # 24 weighted inputs of a linear model: Python nests the sum 24 levels to the left.
+    terms = " + ".join(f"w{i}*x{i}" for i in range(24))
+    parsed = parse_expression(f"({terms} - 1)**2")
+    assert len(parsed.symbols) == 48
+    product = "*".join(f"a{i}" for i in range(30))
+    assert len(parse_expression(product).symbols) == 30
+    with pytest.raises(InputError, match="nested"):
+        parse_expression("sin(" * 30 + "x" + ")" * 30)
 
 
 def test_caret_is_power_with_maths_precedence():

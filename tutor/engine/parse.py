@@ -160,7 +160,9 @@ class _Builder:
             name = check_name(node.id, self.limits, "expression", column)
             return Node("input", name=name, text=name, column=column)
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            left = self.build(node.left, depth + 1)
+            # a + b + c + ... is a left-leaning chain in Python's tree; a sum of many terms is long,
+            # not deep, so a chain of the same kind of operator counts as one level.
+            left = self.build(node.left, depth if _same_chain(node, node.left) else depth + 1)
             right = self.build(node.right, depth + 1)
             op = _BINARY[type(node.op)]
             if op == "pow":
@@ -224,6 +226,15 @@ class _Builder:
             if abs(constant) > self.limits.max_constant:
                 raise self.refuse(f"{text} is larger than the limit {self.limits.max_constant:g}", node)
         return Node(op, children, text=text, column=self.column(node), constant=constant)
+
+
+_CHAINS = ({ast.Add, ast.Sub}, {ast.Mult, ast.Div})
+
+
+def _same_chain(parent: ast.BinOp, child: ast.AST) -> bool:
+    return isinstance(child, ast.BinOp) and any(
+        type(parent.op) in chain and type(child.op) in chain for chain in _CHAINS
+    )
 
 
 def _describe(node: ast.AST) -> str:
