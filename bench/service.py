@@ -104,7 +104,7 @@ def server(database_url: str, instance: Path):
         process.wait(timeout=30)
 
 
-def load(port: int, token: str, new_expressions: bool) -> dict:
+def load(port: int, token: str, new_expressions: bool, clients: int = CLIENTS) -> dict:
     # Warm every worker first (imports, the fork server, the compiled neuron).
     for _ in range(8):
         client(port, token, 999, 1, False, _Sink())
@@ -114,7 +114,7 @@ def load(port: int, token: str, new_expressions: bool) -> dict:
         multiprocessing.Process(
             target=client, args=(port, token, i, REQUESTS_PER_CLIENT, new_expressions, results)
         )
-        for i in range(CLIENTS)
+        for i in range(clients)
     ]
     for p in processes:
         p.start()
@@ -126,7 +126,7 @@ def load(port: int, token: str, new_expressions: bool) -> dict:
     return {
         "requests": len(latencies),
         "failures": sum(f for _, f in collected),
-        "clients": CLIENTS,
+        "clients": clients,
         "requests_per_second": len(latencies) / elapsed,
         "p50_ms": statistics.median(latencies) * 1e3,
         "p99_ms": latencies[int(0.99 * (len(latencies) - 1))] * 1e3,
@@ -158,6 +158,8 @@ def run() -> dict:
         databases["postgresql"] = postgres_database()
         for name, database in databases.items():
             with database as url, server(url, instance) as (port, token):
+                # One client alone: the round trip itself, with no queueing behind other requests.
+                results[f"{name}/repeated, 1 client"] = load(port, token, False, clients=1)
                 for kind, new in (("repeated", False), ("new", True)):
                     results[f"{name}/{kind}"] = load(port, token, new)
     return results
