@@ -12,6 +12,7 @@ Workers are kept between questions, so the compiled-function cache in each stays
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import resource
@@ -23,6 +24,12 @@ from pebble import ProcessExpired, ProcessPool
 
 from tutor.config import Limits
 from tutor.engine import Question, TooExpensive, answer
+
+log = logging.getLogger(__name__)
+
+# Answered once by each new pool, so that SymPy's and NumPy's first-use costs are paid before a
+# learner's question arrives.
+WARM_UP = Question(expression="(x+y)*z", point={"x": -2, "y": 5, "z": -4}, learning_rate=0.01)
 
 
 def _limit_worker(memory_mb: int) -> None:
@@ -76,6 +83,18 @@ class Analyzer:
                 )
                 self._pid = os.getpid()
             return self._pool
+
+    def start(self) -> None:
+        """Starts the workers now rather than on the first question.
+
+        Starting a pool (the fork server, its imports, SymPy's first differentiation) takes about a
+        second; a server calls this before it accepts requests, so no learner waits for it. A pool
+        that cannot start now is left to the first question, which reports it."""
+        try:
+            self._answer_once(WARM_UP)
+        except Exception:
+            log.exception("the analysis workers did not start; the first question will try again")
+            self._discard_pool()
 
     def answer(self, question: Question) -> dict:
         try:

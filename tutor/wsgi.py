@@ -5,5 +5,7 @@ from tutor.web import create_app
 from tutor.web.discourse import start_background_delivery
 
 app = create_app()
+# Before this process accepts requests: the first question must not wait for the workers to start.
+app.extensions["tutor"].analyzer.start()
 # Replies left pending by a crash or a forum outage go out without waiting for the next webhook.
 start_background_delivery(app)

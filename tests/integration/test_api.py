@@ -103,6 +103,20 @@ def test_anyone_reads_a_case_by_its_id(client, bot):
     assert response.json == created
 
 
+def test_the_point_keeps_the_learners_order(client, bot):
+    # The order of the point is the default order of the sequential updates: JSON responses must not
+    # sort it (Flask's default JSON sorts keys, which turned z, y, x into x, y, z).
+    question = {"expression": "z*y + x", "point": {"z": 1, "y": 2, "x": 3}, "learning_rate": 0.1}
+    created = client.post("/api/v1/cases", json=question, headers=bot)
+    read = client.get(created.headers["Location"])
+    for body in (created.json, read.json):
+        assert list(body["input"]["point"]) == ["z", "y", "x"]
+        assert body["parameters"] == ["z", "y", "x"]
+        sequential = next(t for t in body["trials"] if t["method"] == "sequential")
+        assert [u["parameter"] for u in sequential["steps"][0]["updates"]] == ["z", "y", "x"]
+        assert list(sequential["steps"][0]["point"]) == ["z", "y", "x"]
+
+
 def test_an_unknown_case_is_a_404_problem(client):
     body = assert_problem(client.get("/api/v1/cases/no-such-case"), 404)
     assert "no-such-case" in body["detail"]

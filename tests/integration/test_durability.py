@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
+import os
 import queue
+import threading
 
 import pytest
 from case_samples import SEQUENTIAL_BETTER, question, save_cases
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 import tutor.engine
 from tutor.persistence import Case, Database, Trial, TrialStep
@@ -138,4 +141,30 @@ def test_sqlite_connections_are_set_up_for_durable_concurrent_writes(tmp_path):
         assert pragma("busy_timeout") == 30_000
         assert pragma("foreign_keys") == 1
     assert (tmp_path / "deep" / "folder" / "tutor.sqlite3").exists()
+    database.dispose()
+
+
+def test_sqlite_writers_wait_their_turn_on_the_write_lock(tmp_path):
+    # SQLite's own busy handler sleeps up to 100 ms between tries, so waiting writers kept losing the
+    # lock to later ones; writers queue on a file lock beside the database instead.
+    database = Database.from_url(f"sqlite:///{tmp_path / 'tutor.sqlite3'}")
+    other_writer = os.open(tmp_path / "tutor.sqlite3.write-lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(other_writer, fcntl.LOCK_EX)
+    written = threading.Event()
+
+    def write():
+        with database.session(write=True) as session:
+            session.execute(text("CREATE TABLE t (x INTEGER)"))
+        written.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        assert not written.wait(0.5)  # still waiting while the other writer holds the lock
+    finally:
+        os.close(other_writer)
+    assert written.wait(10)  # and goes on once it is let go
+    writer.join()
+    with database.session() as session:
+        assert session.execute(text("SELECT count(*) FROM t")).scalar() == 0
     database.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -171,6 +172,30 @@ def test_a_pool_whose_workers_cannot_start_is_replaced(monkeypatch):
     try:
         with pytest.raises(sandbox.AnalysisUnavailable):
             analyzer.answer(Question("x**2", {"x": 1}, 0.1))
+        monkeypatch.undo()
+        assert analyzer.answer(Question("x**2", {"x": 3}, 0.1))["loss"] == 9
+    finally:
+        analyzer.close()
+
+
+def test_starting_the_workers_early_answers_a_question_in_them(caplog):
+    analyzer = Analyzer(Limits(), context="fork")
+    try:
+        analyzer.start()
+        assert not caplog.records  # started without complaint
+        assert analyzer.answer(Question("x**2", {"x": 2}, 0.1))["loss"] == 4
+    finally:
+        analyzer.close()
+
+
+def test_workers_that_cannot_start_early_are_left_to_the_first_question(monkeypatch, caplog):
+    from tutor import sandbox
+
+    monkeypatch.setattr(sandbox, "_limit_worker", lambda memory_mb: os._exit(3))
+    analyzer = Analyzer(Limits(), context="fork")
+    try:
+        analyzer.start()  # logs, does not raise: a server still starts and answers 503 meanwhile
+        assert "did not start" in caplog.text
         monkeypatch.undo()
         assert analyzer.answer(Question("x**2", {"x": 3}, 0.1))["loss"] == 9
     finally:

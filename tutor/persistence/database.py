@@ -10,22 +10,23 @@ transactions.
 
 from __future__ import annotations
 
-import json
+import fcntl
 import os
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import partial
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from tutor import json_text
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
-# Strict JSON: the engine writes every non-finite number as null, and PostgreSQL's json rejects NaN.
-_json_serializer = partial(json.dumps, allow_nan=False)
+# JSON columns keep their keys' order, and non-finite numbers are null (PostgreSQL's json rejects NaN).
+_JSON = {"json_serializer": json_text.dumps, "json_deserializer": json_text.loads}
 
 
 def make_engine(url: str, *, foreign_keys: bool = True, **kwargs) -> Engine:
@@ -36,12 +37,12 @@ def make_engine(url: str, *, foreign_keys: bool = True, **kwargs) -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, json_serializer=_json_serializer, pool_pre_ping=True, **kwargs)
+        return create_engine(url, **_JSON, pool_pre_ping=True, **kwargs)
 
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, json_serializer=_json_serializer, **kwargs)
+    engine = create_engine(url, **_JSON, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record) -> None:
@@ -64,6 +65,14 @@ def make_engine(url: str, *, foreign_keys: bool = True, **kwargs) -> Engine:
     return engine
 
 
+def _write_lock_path(engine: Engine) -> str | None:
+    """The lock file writers of an SQLite database file queue on; None for other databases."""
+    database = engine.url.database or ""
+    if engine.dialect.name != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return f"{Path(database).expanduser()}.write-lock"
+
+
 class Database:
     """An engine and its session factory. Create one per process and share it between threads."""
 
@@ -78,6 +87,7 @@ class Database:
         self._writer_sessions = sessionmaker(
             engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
         )
+        self._write_lock_path = _write_lock_path(engine)
 
     @classmethod
     def from_url(cls, url: str, **kwargs) -> Database:
@@ -91,8 +101,29 @@ class Database:
     def session(self, *, write: bool = False) -> Iterator[Session]:
         """A unit of work: committed when the block ends, rolled back if it raises."""
         factory = self._writer_sessions if write else self._sessions
-        with factory() as session, session.begin():
+        turn = self._writers_turn() if write else nullcontext()
+        with turn, factory() as session, session.begin():
             yield session
+
+    @contextmanager
+    def _writers_turn(self) -> Iterator[None]:
+        """On an SQLite file, waits until no other writer (thread or process) holds the write lock.
+
+        SQLite's busy handler polls, sleeping up to 100 ms between tries, so under load a waiting
+        writer kept losing the lock to writers that came later: with 8 clients, one request in a
+        hundred waited over a second. Writers queue on a blocking file lock instead, which wakes the
+        next one the moment the lock is let go. The busy timeout stays for writers that skip this
+        (the sqlite3 shell, migrations).
+        """
+        if self._write_lock_path is None:
+            yield
+            return
+        descriptor = os.open(self._write_lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)  # each open file holds its own lock: threads queue too
+            yield
+        finally:
+            os.close(descriptor)  # releases the lock
 
     def dispose(self) -> None:
         self.engine.dispose()
