@@ -13,7 +13,7 @@ from case_samples import SEQUENTIAL_BETTER, question, save_cases
 from sqlalchemy import event, func, select, text
 
 import tutor.engine
-from tutor.persistence import Case, Database, Trial, TrialStep
+from tutor.persistence import Case, Database, Trial, TrialStep, repository
 from tutor.services.cases import CaseFilter, CaseService
 
 
@@ -26,41 +26,51 @@ def counts(database) -> tuple[int, int, int]:
         return tuple(session.scalar(select(func.count()).select_from(m)) for m in (Case, Trial, TrialStep))
 
 
+def fail_while_writing_steps(monkeypatch) -> None:
+    """Step rows go through the driver (a COPY on PostgreSQL, where no statement event fires): the
+    failure comes after the first row, with the case and its trials already sent."""
+    rows = repository.step_rows
+
+    def first_row_then_fail(trial_id, trial):
+        yield next(rows(trial_id, trial))
+        raise Boom("disk on fire while writing trial_steps")
+
+    monkeypatch.setattr(repository, "step_rows", first_row_then_fail)
+
+
 @pytest.mark.parametrize("table", ["trials", "trial_steps"])
-def test_a_failure_mid_save_leaves_nothing(service, database, table):
+def test_a_failure_mid_save_leaves_nothing(service, database, table, monkeypatch):
     service.ask(question("x**2", "x=1"), source="cli")
     before = counts(database)
     inserts = []
 
-    # Fails the first INSERT into `table`, after the case row (and for trial_steps, the trials) went
-    # to the database in the same transaction.
-    def fail_on_insert(conn, cursor, statement, parameters, context, executemany):
+    # Fails the first INSERT into the trials, or the writing of the steps, after the case row (and
+    # the trials) went to the database in the same transaction.
+    def record_inserts(conn, cursor, statement, parameters, context, executemany):
         if statement.lstrip().upper().startswith("INSERT INTO"):
             inserts.append(statement.split()[2].strip('"'))
-            if inserts[-1] == table:
-                raise Boom(f"disk on fire while writing {table}")
+            if inserts[-1] == table == "trials":
+                raise Boom("disk on fire while writing trials")
 
-    event.listen(database.engine, "before_cursor_execute", fail_on_insert)
+    if table == "trial_steps":
+        fail_while_writing_steps(monkeypatch)
+    event.listen(database.engine, "before_cursor_execute", record_inserts)
     try:
         with pytest.raises(Boom):
             service.ask(question(*SEQUENTIAL_BETTER), source="cli")
     finally:
-        event.remove(database.engine, "before_cursor_execute", fail_on_insert)
+        event.remove(database.engine, "before_cursor_execute", record_inserts)
 
-    assert inserts[0] == "cases" and inserts[-1] == table  # the failure really was mid-save
+    assert inserts[:2] == ["cases", "trials"]  # the failure really was mid-save
     assert counts(database) == before
     assert service.list().total == 1
 
 
-def test_saving_after_a_failed_save_works(service, database):
-    def fail(conn, cursor, statement, *args):
-        if "trial_steps" in statement and statement.lstrip().upper().startswith("INSERT"):
-            raise Boom("once")
-
-    event.listen(database.engine, "before_cursor_execute", fail)
+def test_saving_after_a_failed_save_works(service, database, monkeypatch):
+    fail_while_writing_steps(monkeypatch)
     with pytest.raises(Boom):
         service.ask(question(*SEQUENTIAL_BETTER), source="cli")
-    event.remove(database.engine, "before_cursor_execute", fail)
+    monkeypatch.undo()
     case = service.ask(question(*SEQUENTIAL_BETTER), source="cli")
     assert service.get(case["id"]) == case
     assert counts(database)[0] == 1

@@ -5,15 +5,16 @@ from __future__ import annotations
 import math
 import secrets
 import string
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, or_, select
+from sqlalchemy import Connection, Select, delete, func, or_, select
 from sqlalchemy.orm import Session, defer
 
-from tutor.persistence.models import Case, Trial, TrialStep
+from tutor import json_text
+from tutor.persistence.models import Case, Trial
 
 OUTCOMES = ("sequential_better", "simultaneous_better", "tie", "diverged")
 
@@ -148,18 +149,14 @@ class CaseRepository:
             )
         self.session.add(case)
         self.session.flush()  # the trials' ids, for their steps
-
-        # Steps go in as one executemany: a 1000-step sequential trial over 32 parameters is 33,000
-        # rows, too many to build as ORM objects. A Core insert on the table, not the ORM's bulk
-        # insert: the ORM splits the batch wherever a JSON column switches between NULL and a value
-        # (step rows and update rows alternate), which turned one statement into hundreds.
-        rows = [
-            row
-            for trial, data in zip(case.trials, document["trials"], strict=True)
-            for row in step_rows(trial.id, data)
-        ]
-        if rows:
-            self.session.execute(insert(TrialStep.__table__), rows)
+        insert_step_rows(
+            self.session.connection(),
+            (
+                row
+                for trial, data in zip(case.trials, document["trials"], strict=True)
+                for row in step_rows(trial.id, data)
+            ),
+        )
         return case
 
     def get(self, case_id: str) -> Case | None:
@@ -194,32 +191,71 @@ class CaseRepository:
         return result.rowcount == 1
 
 
-def step_rows(trial_id: int, trial: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+# The trial_steps columns a case writes, in the order of the tuples step_rows makes.
+STEP_COLUMNS = (
+    "trial_id",
+    "step",
+    "update_index",
+    "parameter",
+    "point",
+    "gradient",
+    "value",
+    "loss",
+    "partial",
+    "partial_at_start",
+    "sign_flip",
+)
+_COLUMN_LIST = ", ".join(f'"{name}"' for name in STEP_COLUMNS)
+# Built from the fixed names above; the values always travel as parameters.
+_COPY_STEPS = f"COPY trial_steps ({_COLUMN_LIST}) FROM STDIN"
+_INSERT_STEPS = f"INSERT INTO trial_steps ({_COLUMN_LIST}) VALUES ({', '.join('?' for _ in STEP_COLUMNS)})"  # noqa: S608
+
+
+def insert_step_rows(connection: Connection, rows: Iterable[tuple]) -> None:
+    """Writes step rows through the database driver, in the caller's transaction.
+
+    A case of 100 steps has about 500 step rows (one per step and one per sequential update; a
+    1000-step trial over 32 parameters has 33,000). Through SQLAlchemy they cost more than the whole
+    analysis: its parameter processing runs per row and value, and psycopg sends one pipelined
+    statement per row. So they skip it: PostgreSQL takes them as one COPY, SQLite as one executemany
+    of plain tuples. JSON values arrive as text from ``tutor.json_text``, as the JSON columns' own
+    serializer writes them, so the ORM reads these rows like any other.
+    """
+    if connection.dialect.name == "postgresql":
+        cursor = connection.connection.cursor()
+        try:
+            with cursor.copy(_COPY_STEPS) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        finally:
+            cursor.close()
+        return
+    batch = list(rows)
+    if batch:
+        connection.exec_driver_sql(_INSERT_STEPS, batch)
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json_text.dumps(value)
+
+
+def step_rows(trial_id: int, trial: Mapping[str, Any]) -> Iterator[tuple]:
+    """The trial's step rows as tuples in STEP_COLUMNS order: each step, then its sequential updates."""
     for step in trial.get("steps", []):
-        yield {
-            "trial_id": trial_id,
-            "step": step["step"],
-            "update_index": None,
-            "parameter": None,
-            "point": step.get("point"),
-            "gradient": step.get("gradient"),
-            "value": None,
-            "loss": step.get("loss"),
-            "partial": None,
-            "partial_at_start": None,
-            "sign_flip": None,
-        }
+        number = step["step"]
+        point, gradient = _json(step.get("point")), _json(step.get("gradient"))
+        yield (trial_id, number, None, None, point, gradient, None, step.get("loss"), None, None, None)
         for index, update in enumerate(step.get("updates") or []):
-            yield {
-                "trial_id": trial_id,
-                "step": step["step"],
-                "update_index": index,
-                "parameter": update.get("parameter"),
-                "point": None,
-                "gradient": None,
-                "value": update.get("value"),
-                "loss": update.get("loss"),
-                "partial": update.get("partial"),
-                "partial_at_start": update.get("partial_at_start"),
-                "sign_flip": update.get("sign_flip"),
-            }
+            yield (
+                trial_id,
+                number,
+                index,
+                update.get("parameter"),
+                None,
+                None,
+                update.get("value"),
+                update.get("loss"),
+                update.get("partial"),
+                update.get("partial_at_start"),
+                update.get("sign_flip"),
+            )
