@@ -25,7 +25,8 @@ setup-test: $(BIN)/.installed-test
 
 run: setup
 	$(BIN)/tutor db upgrade
-	$(BIN)/tutor serve --host $(HOST) --port $(PORT)
+	# Case links point where this server listens unless TUTOR_PUBLIC_URL says otherwise.
+	TUTOR_PUBLIC_URL="$${TUTOR_PUBLIC_URL:-http://$(HOST):$(PORT)}" $(BIN)/tutor serve --host $(HOST) --port $(PORT)
 
 lint: setup-test
 	$(BIN)/ruff check tutor tests migrations bench

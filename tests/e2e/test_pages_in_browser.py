@@ -6,6 +6,7 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tutor.engine import answer, question_from_text
 from tutor.engine.numbers import fmt
@@ -79,6 +80,29 @@ def test_bad_expression_shows_the_column_and_keeps_the_input(page):
     assert "column 5" in message
     assert page.get_attribute("#expression", "aria-invalid") == "true"
     assert page.locator(".error-summary a[href='#expression']").count() == 1
+    # The page opens at the form, past the examples: the message is on screen without scrolling.
+    assert in_viewport(page, ".error-summary")
+
+
+def in_viewport(page, selector: str) -> bool:
+    """Whether the element is wholly on screen once the browser has scrolled to the address's anchor."""
+    try:
+        page.wait_for_function(
+            "e => { const r = e.getBoundingClientRect(); return r.top >= -1 && r.bottom <= innerHeight + 1; }",
+            arg=page.locator(selector).element_handle(),
+            timeout=5000,
+        )
+    except PlaywrightTimeout:
+        return False
+    return True
+
+
+def test_an_example_opens_at_its_filled_in_form(page):
+    page.goto("/")
+    page.click("text=Rosenbrock's valley")
+    assert page.input_value("#expression") == "(1-x)**2 + 100*(y-x**2)**2"
+    assert in_viewport(page, "#ask-heading")
+    assert page.evaluate("scrollY") > 0  # scrolled past the examples
 
 
 def test_reviewer_signs_in_and_finds_the_case(page, admin_token):

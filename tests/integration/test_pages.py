@@ -107,7 +107,8 @@ def test_ask_page_has_labelled_fields_and_examples(client):
         assert f'<label for="{name}">' in html
         assert f'name="{name}"' in html
     for example in EXAMPLES:
-        assert f'href="/?example={example.slug}"' in html
+        # The anchor scrolls past the examples to the filled-in form.
+        assert f'href="/?example={example.slug}#ask-heading"' in html
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.slug)
@@ -355,6 +356,17 @@ def test_answer_page_shows_the_numbers_of_the_case(client, app, flip_case):
     assert '<textarea id="markdown" readonly' in html
     for name in ("loss", "line", "contour"):
         assert f'src="{flip_case}/plots/{name}.png"' in html
+
+
+def test_the_taylor_table_shows_rounding_noise_as_the_zero_it_is(client, app, flip_case):
+    # f = x*y is its own quadratic model: nothing is left beyond second order but float noise.
+    analysis = case_of(app, flip_case)["analysis"]
+    assert abs(analysis["remainder"]) <= 1e-12 * abs(analysis["first_order_change"])
+    html = client.get(flip_case).get_data(as_text=True)
+    table = re.search(r'<table id="taylor-table">.*?</table>', html, re.S).group(0)
+    row = re.search(r"beyond second order</th>(.*?)</tr>", table, re.S).group(1)
+    assert re.sub(r"<[^>]+>", "", row).strip() == "0"
+    assert "e-1" not in table
 
 
 def fmt(value):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tutor.engine.numbers import fmt
+from tutor.engine.numbers import denoise, fmt
 from tutor.engine.question import METHODS
 
 MAX_GRAPH_ROWS = 40
@@ -488,11 +488,6 @@ def _all_trials(document: dict) -> Table:
     )
 
 
-def _denoise(value: float | None, scale: float) -> float | None:
-    """A difference of nearly equal floats below rounding level of ``scale`` is shown as the 0 it is."""
-    return 0.0 if value is not None and abs(value) <= 1e-12 * abs(scale) else value
-
-
 def _taylor(document: dict) -> list[Block]:
     analysis = document["analysis"]
     lr = fmt(analysis["learning_rate"])
@@ -508,7 +503,7 @@ def _taylor(document: dict) -> list[Block]:
         Table(
             ("part", f"at η = {lr}"),
             tuple(
-                (label, fmt(_denoise(analysis[key], analysis["first_order_change"])))
+                (label, fmt(denoise(analysis[key], analysis["first_order_change"])))
                 for label, key in (
                     ("first order −η·‖g‖²", "first_order_change"),
                     ("second order: each parameter's own curvature", "second_order_own"),

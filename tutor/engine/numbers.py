@@ -21,6 +21,14 @@ def fmt(value: float | None, digits: int = 6) -> str:
     return "0" if text in ("-0", "0") else text
 
 
+def denoise(value: float | None, scale: float | None) -> float | None:
+    """A difference of nearly equal floats below the rounding level of ``scale`` is the 0 it is
+    (on f = x*y the part of the change beyond second order is 0, computed as -1.4e-17)."""
+    if value is None or scale is None:
+        return value
+    return 0.0 if abs(value) <= 1e-12 * abs(scale) else value
+
+
 def strict_json(value: Any) -> Any:
     """A copy with every non-finite float replaced by None and NumPy scalars made plain."""
     # Exact type checks first: a document holds thousands of plain floats, dicts and lists, and this

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 
 from tutor import mathml, plots
 from tutor.engine import InputError, question_from_text
-from tutor.engine.numbers import fmt
+from tutor.engine.numbers import denoise, fmt
 from tutor.engine.question import METHODS, parse_number
 from tutor.services.cases import OUTCOMES as SERVICE_OUTCOMES
 from tutor.services.cases import CaseFilter, CaseNotFound, CaseService
@@ -85,6 +85,11 @@ def settings():
 @bp.app_template_filter("num")
 def number_filter(value: float | None) -> str:
     return fmt(value)
+
+
+@bp.app_template_filter("denoise")
+def denoise_filter(value: float | None, scale: float | None) -> float | None:
+    return denoise(value, scale)
 
 
 @bp.app_template_filter("when")
