@@ -103,6 +103,9 @@ def test_an_example_opens_at_its_filled_in_form(page):
     assert page.input_value("#expression") == "(1-x)**2 + 100*(y-x**2)**2"
     assert in_viewport(page, "#ask-heading")
     assert page.evaluate("scrollY") > 0  # scrolled past the examples
+    page.click("button[type=submit]:has-text('Answer it')")
+    page.wait_for_load_state()
+    assert re.search(r"/cases/[A-Za-z0-9]+$", page.url), page.url  # the answer's address is clean
 
 
 def test_reviewer_signs_in_and_finds_the_case(page, admin_token):
