@@ -29,8 +29,16 @@ from bench.report import table
 
 TUTOR = str(Path(sys.executable).with_name("tutor"))
 POSTGRES = os.environ.get("TUTOR_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-CLIENTS = 8
-REQUESTS_PER_CLIENT = 60
+# Every load sends this many requests in all, shared between its clients.
+REQUESTS = 480
+# (label, new expressions?, clients): one client alone is the round trip with no queueing; more
+# clients measure throughput, and by Little's law their latency is clients / throughput at best.
+LOADS = (
+    ("repeated, 1 client", False, 1),
+    ("repeated, 4 clients", False, 4),
+    ("repeated, 8 clients", False, 8),
+    ("new, 8 clients", True, 8),
+)
 
 NEURON = {
     "expression": "(sigmoid(w0*x0 + w1*x1 + b) - 1)**2",
@@ -104,7 +112,7 @@ def server(database_url: str, instance: Path):
         process.wait(timeout=30)
 
 
-def load(port: int, token: str, new_expressions: bool, clients: int = CLIENTS) -> dict:
+def load(port: int, token: str, new_expressions: bool, clients: int) -> dict:
     # Warm every worker first (imports, the fork server, the compiled neuron).
     for _ in range(8):
         client(port, token, 999, 1, False, _Sink())
@@ -112,7 +120,7 @@ def load(port: int, token: str, new_expressions: bool, clients: int = CLIENTS) -
     started = time.perf_counter()
     processes = [
         multiprocessing.Process(
-            target=client, args=(port, token, i, REQUESTS_PER_CLIENT, new_expressions, results)
+            target=client, args=(port, token, i, REQUESTS // clients, new_expressions, results)
         )
         for i in range(clients)
     ]
@@ -158,15 +166,13 @@ def run() -> dict:
         databases["postgresql"] = postgres_database()
         for name, database in databases.items():
             with database as url, server(url, instance) as (port, token):
-                # One client alone: the round trip itself, with no queueing behind other requests.
-                results[f"{name}/repeated, 1 client"] = load(port, token, False, clients=1)
-                for kind, new in (("repeated", False), ("new", True)):
-                    results[f"{name}/{kind}"] = load(port, token, new)
+                for label, new, clients in LOADS:
+                    results[f"{name}/{label}"] = load(port, token, new, clients)
     return results
 
 
 def format_table(results: dict) -> str:
-    rows = [["database/expression", "clients", "requests", "failures", "req/s", "p50 ms", "p99 ms"]]
+    rows = [["database/load", "clients", "requests", "failures", "req/s", "p50 ms", "p99 ms"]]
     for name, r in results.items():
         rows.append(
             [

@@ -133,3 +133,31 @@ def test_the_wheel_ships_the_migrations(tmp_path):
     expected = {"migrations/__init__.py", "migrations/env.py", "migrations/script.py.mako"}
     expected |= {f"migrations/versions/{name}" for name in revisions}
     assert expected <= names, sorted(expected - names)
+
+
+def test_postgresql_compresses_case_documents_with_lz4(empty_database_url):
+    def compression() -> dict[str, str]:
+        engine = make_engine(empty_database_url)
+        try:
+            with engine.connect() as connection:
+                if connection.dialect.name != "postgresql":
+                    return {}
+                rows = connection.exec_driver_sql(
+                    "SELECT attname, attcompression FROM pg_attribute "
+                    "WHERE attrelid = 'cases'::regclass AND attname IN ('document', 'input')"
+                )
+                return dict(rows.all())
+        finally:
+            engine.dispose()
+
+    migrate.upgrade(empty_database_url, "0002")
+    before = compression()
+    migrate.upgrade(empty_database_url)
+    after = compression()
+    migrate.downgrade(empty_database_url, "0002")
+    if not before:  # SQLite: the revision changes nothing and goes both ways
+        assert compression() == {}
+        return
+    assert before == {"document": "", "input": ""}  # the server's default (pglz)
+    assert after == {"document": "l", "input": "l"}
+    assert compression() == {"document": "p", "input": "p"}
