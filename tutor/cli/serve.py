@@ -50,5 +50,9 @@ def serve(host: str, port: int, workers: int | None) -> None:
             "graceful_timeout": 30,
             "accesslog": "-",
             "errorlog": "-",
+            # gunicorn 25+ opens a control socket at one fixed path per user ($HOME/.gunicorn): two
+            # servers on one machine (tests, a benchmark beside `make run`) would take it from each
+            # other. The tutor is stopped and scaled through its process, not gunicornc.
+            "control_socket_disable": True,
         }
     ).run()
