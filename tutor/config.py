@@ -11,6 +11,21 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 
+class ConfigError(ValueError):
+    """A TUTOR_* environment variable that cannot be read: its message names it and says why."""
+
+
+def _read(env, name: str, kind: type, default: object) -> object:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        expected = "a whole number" if kind is int else "a number" if kind is float else kind.__name__
+        raise ConfigError(f"{name} must be {expected}, not '{raw}'") from None
+
+
 @dataclass(frozen=True)
 class Limits:
     """Bounds checked before any SymPy call, and the hard limits of a worker process."""
@@ -36,9 +51,9 @@ class Limits:
         env = os.environ if environ is None else environ
         values = {}
         for f in fields(cls):
-            raw = env.get(f"TUTOR_LIMIT_{f.name.upper()}")
-            if raw is not None:
-                values[f.name] = type(getattr(cls, f.name))(raw)
+            # The annotation, not the default's type: max_exponent is a float whose default is 64.
+            kind = {"int": int, "float": float}[f.type]
+            values[f.name] = _read(env, f"TUTOR_LIMIT_{f.name.upper()}", kind, getattr(cls, f.name))
         return cls(**values)
 
 
@@ -77,11 +92,11 @@ class Settings:
             secret_key=env.get("TUTOR_SECRET_KEY"),
             admin_token=env.get("TUTOR_ADMIN_TOKEN"),
             public_url=env.get("TUTOR_PUBLIC_URL", cls.public_url).rstrip("/"),
-            workers=int(env.get("TUTOR_WORKERS", cls.workers)),
-            analysis_workers=int(env.get("TUTOR_ANALYSIS_WORKERS", cls.analysis_workers)),
+            workers=_read(env, "TUTOR_WORKERS", int, cls.workers),
+            analysis_workers=_read(env, "TUTOR_ANALYSIS_WORKERS", int, cls.analysis_workers),
             rate_limit_storage_url=env.get("TUTOR_RATE_LIMIT_STORAGE_URL", cls.rate_limit_storage_url),
             rate_limit=env.get("TUTOR_RATE_LIMIT", cls.rate_limit),
-            max_request_bytes=int(env.get("TUTOR_MAX_REQUEST_BYTES", cls.max_request_bytes)),
+            max_request_bytes=_read(env, "TUTOR_MAX_REQUEST_BYTES", int, cls.max_request_bytes),
             discourse_url=(env.get("TUTOR_DISCOURSE_URL") or "").rstrip("/") or None,
             discourse_api_key=env.get("TUTOR_DISCOURSE_API_KEY"),
             discourse_username=env.get("TUTOR_DISCOURSE_USERNAME", cls.discourse_username),

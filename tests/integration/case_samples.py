@@ -32,12 +32,13 @@ class FixedAnalyzer:
 def save_cases(database_url: str, job: dict, barrier, results, number: int) -> None:
     """A worker process: waits for the others, saves job["cases"] cases, reports their ids."""
     from tutor.persistence import Database
-    from tutor.services.cases import CaseService
+    from tutor.services.cases import CaseService, question_from_input
 
     ids: list[str] = []
     try:
         service = CaseService(Database.from_url(database_url), FixedAnalyzer(job["document"]))
-        q = question("x", "x=1")  # the analyzer ignores it
+        # The question the fixed answer belongs to: a retry under an idempotency key must ask it.
+        q = question_from_input(job["document"]["input"])
         barrier.wait(timeout=120)
         for _ in range(job["cases"]):
             case = service.ask(q, source=job["source"], idempotency_key=job.get("key"))

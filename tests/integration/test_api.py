@@ -232,6 +232,11 @@ def test_the_admin_lists_cases_with_filters_and_pages(app, client, bot):
     assert_problem(client.get("/api/v1/cases?outcome=better", headers=admin), 422, "outcome")
     assert_problem(client.get("/api/v1/cases?per_page=1000", headers=admin), 422, "per_page")
     assert_problem(client.get("/api/v1/cases?since=yesterday", headers=admin), 422, "since")
+    # Dates at the ends of the calendar: a day past them in UTC has no datetime (was a 500).
+    assert_problem(client.get("/api/v1/cases?until=9999-12-31", headers=admin), 422, "until")
+    query = {"since": "0001-01-01T00:00:00+01:00"}
+    assert_problem(client.get("/api/v1/cases", query_string=query, headers=admin), 422, "since")
+    assert_problem(client.get("/api/v1/cases?page=1000001", headers=admin), 422, "page")
 
 
 def test_a_rerun_is_a_new_case_linked_to_the_first(client, bot):
@@ -287,6 +292,55 @@ def test_a_key_reused_for_another_question_is_refused(app, client, bot):
     body = assert_problem(response, 409, "Idempotency-Key")
     assert first["id"] in body["detail"]
     assert count_cases(app) == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"methods": ["simultaneous", "adam"]},
+        {"order": ["z", "y", "x"]},
+        {"fixed": ["x"]},
+        {"steps": 2},
+        {"question": "another question"},
+        {"point": {"z": -4, "y": 5, "x": -2}},  # the same values in another order: another default order
+        {"settings": {"momentum": 0.5}, "methods": ["momentum"]},
+    ],
+    ids=lambda change: "+".join(change),
+)
+def test_a_key_reused_with_any_other_field_changed_is_refused(app, client, bot, change):
+    headers = {**bot, "Idempotency-Key": "k"}
+    first = client.post("/api/v1/cases", json={**QUESTION, "question": "q"}, headers=headers).json
+
+    response = client.post("/api/v1/cases", json={**QUESTION, "question": "q", **change}, headers=headers)
+
+    assert first["id"] in assert_problem(response, 409, "Idempotency-Key")["detail"]
+    assert count_cases(app) == 1
+
+
+def test_a_retry_that_spells_out_the_defaults_is_the_same_question(app, client, bot):
+    headers = {**bot, "Idempotency-Key": "k"}
+    first = client.post("/api/v1/cases", json=QUESTION, headers=headers).json
+    explicit = {**QUESTION, "order": ["x", "y", "z"], "methods": ["simultaneous", "sequential"], "fixed": []}
+
+    again = client.post("/api/v1/cases", json=explicit, headers=headers)
+
+    assert again.status_code == 201 and again.json["id"] == first["id"]
+    assert count_cases(app) == 1
+
+
+def test_a_retried_rerun_makes_one_case_and_a_changed_one_is_refused(app, client, bot):
+    parent = client.post("/api/v1/cases", json=QUESTION, headers=bot).json
+    rerun = f"/api/v1/cases/{parent['id']}/rerun"
+    headers = {**bot, "Idempotency-Key": "rerun-1"}
+
+    first = client.post(rerun, json={"learning_rate": 0.2}, headers=headers)
+    again = client.post(rerun, json={"learning_rate": 0.2}, headers=headers)
+    changed = client.post(rerun, json={"learning_rate": 0.3}, headers=headers)
+
+    assert first.status_code == again.status_code == 201
+    assert again.json["id"] == first.json["id"] and again.json["parent_id"] == parent["id"]
+    assert_problem(changed, 409, "Idempotency-Key")
+    assert count_cases(app) == 2
 
 
 def test_a_malformed_key_is_refused(client, bot):

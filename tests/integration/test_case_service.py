@@ -13,7 +13,7 @@ import tutor.engine
 from tutor.engine import InputError
 from tutor.persistence import Case, Trial, TrialStep
 from tutor.persistence.repository import outcome_of
-from tutor.services.cases import CaseFilter, CaseNotFound, CaseService
+from tutor.services.cases import CaseFilter, CaseNotFound, CaseService, IdempotencyConflict
 
 
 class Clock:
@@ -370,17 +370,28 @@ def test_an_idempotent_ask_that_loses_a_race_returns_the_winner(database):
     rival = CaseService(database, tutor.engine)
 
     class RacingAnalyzer:
+        def __init__(self, rivals_point, key):
+            self.rivals_point, self.key = rivals_point, key
+
         def answer(self, q):
-            self.winner = rival.ask(question("x**2", "x=2"), source="api:bot1", idempotency_key="k")
+            self.winner = rival.ask(
+                question("x**2", self.rivals_point), source="api:bot1", idempotency_key=self.key
+            )
             return tutor.engine.answer(q)
 
-    analyzer = RacingAnalyzer()
+    analyzer = RacingAnalyzer("x=1", "k")  # a retry of the same request
     loser = CaseService(database, analyzer).ask(
         question("x**2", "x=1"), source="api:bot1", idempotency_key="k"
     )
     assert loser == analyzer.winner
-    assert loser["input"]["point"] == {"x": 2.0}
     assert rival.list().total == 1
+
+    # The same race with another question under the key: the loser learns its key is taken.
+    analyzer = RacingAnalyzer("x=2", "k2")
+    with pytest.raises(IdempotencyConflict) as conflict:
+        CaseService(database, analyzer).ask(question("x**2", "x=1"), source="api:bot1", idempotency_key="k2")
+    assert conflict.value.case_id == analyzer.winner["id"]
+    assert rival.list().total == 2
 
 
 def test_refused_questions_save_nothing(service):

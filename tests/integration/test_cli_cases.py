@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime
 
 import pytest
 from case_samples import DIVERGES, SEQUENTIAL_BETTER, SIMULTANEOUS_BETTER, question
@@ -83,10 +84,49 @@ def test_list_as_text_has_a_line_per_case(run, saved):
         (["cases", "show", "nope"], "no case with id 'nope'"),
         (["cases", "delete", "nope"], "no case with id 'nope'"),
         (["cases", "export", "--format", "xml"], "unknown format"),
+        # A day either side of these, moved to UTC, is outside what a datetime can hold.
+        (["cases", "list", "--until", "9999-12-31T23:00:00-05:00"], "--until must be a date from"),
+        (["cases", "list", "--since", "0001-01-01T00:00:00+01:00"], "--since must be a date from"),
+        (["cases", "export", "--until", "9999-12-31"], "--until must be a date from"),
+        # click's own usage errors are one line too.
+        (["explain", "x*y", "--at", "x=1, y=2"], "Missing option '--lr'"),
+        (["explain", "-x*y", "--at", "x=1, y=2", "--lr", "0.1"], "goes after `--`"),
+        (["cases", "nosuch"], "No such command 'nosuch'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(run, saved, args, message):
     assert message in one_line_error(run(*args))
+
+
+def test_a_date_as_until_includes_that_day_as_in_the_api(run, saved):
+    today = datetime.now(UTC).date().isoformat()
+    result = run("cases", "list", "--json", "--since", today, "--until", today)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["total"] == 3
+    # A moment as --until is exclusive: nothing was created before the start of today.
+    result = run("cases", "list", "--json", "--until", f"{today}T00:00:00+00:00")
+    assert json.loads(result.stdout)["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "env, args, message",
+    [
+        ({"TUTOR_DATABASE_URL": "foo:///x"}, ["cases", "list"], "TUTOR_DATABASE_URL is not a database URL"),
+        (
+            {"TUTOR_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:9/x?connect_timeout=2"},
+            ["cases", "list"],
+            "the database cannot be reached",
+        ),
+        (
+            {"TUTOR_LIMIT_MAX_STEPS": "many"},
+            ["explain", "x**2", "--at", "x=1", "--lr", "0.1"],
+            "TUTOR_LIMIT_MAX_STEPS",
+        ),
+        ({"TUTOR_WORKERS": "two"}, ["cases", "list"], "TUTOR_WORKERS must be a whole number"),
+    ],
+)
+def test_a_configuration_that_cannot_be_used_is_one_line_and_exit_2(env, args, message):
+    assert message in one_line_error(CliRunner().invoke(main, args, env=env))
 
 
 def test_show_prints_the_stored_explanation_or_the_document(run, saved, service):
@@ -121,10 +161,14 @@ def test_export_csv_is_one_row_a_case(run, saved):
     assert row["verdict"] == case["analysis"]["verdict"]
 
 
-def test_export_csv_defuses_formulas_in_questions(run, service):
-    service.ask(question("x**2", "x=1"), source="web", question_text='=HYPERLINK("http://evil")')
+def test_export_csv_defuses_formulas_in_questions_and_expressions(run, service):
+    service.ask(question("-x**2 + 1", "x=1"), source="web", question_text='=HYPERLINK("http://evil")')
     rows = list(csv.DictReader(io.StringIO(run("cases", "export", "--format", "csv").stdout)))
-    assert rows[0]["question"].startswith("'=")
+    assert rows[0]["question"] == "'" + '=HYPERLINK("http://evil")'
+    assert rows[0]["expression"] == "'-x**2 + 1"
+    assert rows[0]["canonical_expression"].startswith("'-") or not rows[0]["canonical_expression"].startswith(
+        "-"
+    )
 
 
 def test_delete_removes_the_case(run, saved):

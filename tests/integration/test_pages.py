@@ -446,6 +446,13 @@ def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(client):
     assert response.headers["Location"] == "/cases"
 
 
+@pytest.mark.parametrize("query", ["until=9999-12-31", "since=0001-01-01", "page=99999999999999999999"])
+def test_review_survives_dates_and_pages_past_the_calendar(client, query):
+    sign_in(client)
+    response = client.get(f"/cases?{query}")
+    assert response.status_code == 200
+
+
 def test_reviewer_finds_filters_and_deletes_a_case(client, app):
     location = asked_case(
         client, expression="x**2 + 100*y**2", point="x=1, y=1", learning_rate="0.011", steps="3"

@@ -6,13 +6,14 @@ import csv
 import json
 import sys
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import date, datetime
 
 import click
 
 from tutor.cli import fail, main, migrated_database
+from tutor.engine import InputError
 from tutor.persistence.repository import outcome_of
-from tutor.services.cases import OUTCOMES, CaseFilter, CaseNotFound, CaseService
+from tutor.services.cases import OUTCOMES, CaseFilter, CaseNotFound, CaseService, created_between
 
 # The columns of `tutor cases export --format csv`, one row per case.
 CSV_COLUMNS = (
@@ -65,15 +66,14 @@ def _whole(text: str, name: str, low: int, high: int) -> int:
     return value
 
 
-def _day(text: str | None, name: str) -> datetime | None:
-    """A date (midnight UTC) or an ISO 8601 date and time (UTC unless it says otherwise)."""
+def _day(text: str | None, name: str) -> date | datetime | None:
+    """A date, or an ISO 8601 date and time (UTC unless it says otherwise)."""
     if text is None:
         return None
     try:
-        moment = datetime.fromisoformat(text)
+        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
         fail(f"{name} must be a date like 2025-01-31 or 2025-01-31T12:00:00+00:00, not '{text}'")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _filter(
@@ -81,13 +81,11 @@ def _filter(
 ) -> CaseFilter:
     if outcome is not None and outcome not in OUTCOMES:
         fail(f"unknown outcome '{outcome}' (known: {', '.join(OUTCOMES)})")
-    return CaseFilter(
-        source=source,
-        outcome=outcome,
-        search=search,
-        since=_day(since, "--since"),
-        until=_day(until, "--until"),
-    )
+    try:
+        start, end = created_between(_day(since, "--since"), _day(until, "--until"))
+    except InputError as error:
+        fail(f"--{error.message}")  # the message starts with the option's name
+    return CaseFilter(source=source, outcome=outcome, search=search, since=start, until=end)
 
 
 def _filter_options(command):
@@ -97,7 +95,9 @@ def _filter_options(command):
             click.option("--outcome", help=f"Only this outcome: {', '.join(OUTCOMES)}."),
             click.option("--search", help="Only cases whose expression or question contains TEXT."),
             click.option("--since", help="Only cases created on or after this date (UTC)."),
-            click.option("--until", help="Only cases created before this date (UTC)."),
+            click.option(
+                "--until", help="Only cases created on or before this date (UTC), or before this moment."
+            ),
         ]
     ):
         command = option(command)
@@ -167,11 +167,11 @@ def csv_row(document: dict) -> dict:
     return {
         "id": document["id"],
         "created_at": document["created_at"],
-        "source": document["source"],
+        "source": _cell(document["source"]),
         "parent_id": document["parent_id"] or "",
         "engine_version": document["engine_version"],
-        "expression": given["expression"],
-        "canonical_expression": document["expression"]["canonical"],
+        "expression": _cell(given["expression"]),
+        "canonical_expression": _cell(document["expression"]["canonical"]),
         "question": _cell(document["question"] or ""),
         "parameters": " ".join(document["parameters"]),
         "learning_rate": repr(given["learning_rate"]),
@@ -183,7 +183,8 @@ def csv_row(document: dict) -> dict:
 
 
 def _cell(text: str) -> str:
-    # A question is free text from the public: a spreadsheet would run "=..." as a formula.
+    # Text from the public: a spreadsheet reads a cell starting with = + - @ as a formula (and
+    # "-x*y + 1" shows as an error); the leading ' makes it show as the text it is.
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 

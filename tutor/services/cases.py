@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 
 from tutor.config import Settings
-from tutor.engine import InputError, Question
+from tutor.engine import BASIC_METHODS, InputError, Question
 from tutor.persistence.database import Database
 from tutor.persistence.models import Case
 from tutor.persistence.repository import OUTCOMES, CaseFilter, CaseRepository
@@ -27,16 +27,30 @@ __all__ = [
     "CaseNotFound",
     "CasePage",
     "CaseService",
+    "IdempotencyConflict",
+    "created_between",
     "case_document",
     "case_summary",
     "question_from_input",
 ]
 
 MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000  # far past any real listing, and an offset every database can take
+# Listings take dates in these years: a day either side of them, with a time zone, has no datetime.
+FIRST_DAY, LAST_DAY = date(1, 1, 2), date(9998, 12, 30)
 
 
 class Analyzer(Protocol):
     def answer(self, question: Question) -> dict: ...
+
+
+class IdempotencyConflict(ValueError):
+    """An idempotency key came back with another question than the one it first asked."""
+
+    def __init__(self, key: str, case_id: str):
+        super().__init__(f"the idempotency key '{key}' was used before for another question (case {case_id})")
+        self.key = key
+        self.case_id = case_id
 
 
 class CaseNotFound(LookupError):
@@ -102,6 +116,62 @@ def case_summary(case: Case) -> dict[str, Any]:
     }
 
 
+def created_between(
+    since: date | datetime | None, until: date | datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """A listing's bounds in UTC from what a reviewer gave (the API, the review page, the CLI alike).
+
+    A date starts at midnight UTC, and a date as ``until`` includes that whole day; a date and time
+    without an offset is UTC; ``until`` as a moment is exclusive. Raises InputError for a date outside
+    the years a datetime can hold once it is moved to UTC."""
+
+    def bound(value: date | datetime | None, name: str, end_of_day: bool) -> datetime | None:
+        if value is None:
+            return None
+        day = value.date() if isinstance(value, datetime) else value
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise InputError(f"{name} must be a date from {FIRST_DAY} to {LAST_DAY}", name)
+        if isinstance(value, datetime):
+            return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+        return datetime.combine(value + timedelta(days=1 if end_of_day else 0), time(), UTC)
+
+    return bound(since, "since", False), bound(until, "until", True)
+
+
+def asked_the_same(
+    case: Mapping[str, Any], question: Question, question_text: str | None, parent_id: str | None
+) -> bool:
+    """Whether ``question`` (with its text, re-running ``parent_id``) is what ``case`` was asked.
+
+    The saved input has the engine's defaults filled in; a question that leaves them out asks for
+    the same defaults: the order of the point without the fixed symbols, and the basic trials (the
+    minibatch trial comes with a batch size either way)."""
+    given = case["input"]
+    fixed = list(question.fixed)
+    order = (
+        list(question.order) if question.order is not None else [n for n in question.point if n not in fixed]
+    )
+
+    def trials(methods: Iterable[str]) -> list[str]:
+        return [method for method in methods if method != "minibatch"]
+
+    return (
+        given["expression"] == question.expression
+        and list(given["point"].items()) == [(name, float(v)) for name, v in question.point.items()]
+        and given["learning_rate"] == question.learning_rate
+        and given["steps"] == question.steps
+        and sorted(given["fixed"]) == sorted(fixed)
+        and given["order"] == order
+        and trials(given.get("methods", BASIC_METHODS)) == trials(question.methods)
+        and given.get("settings", {}) == {name: float(v) for name, v in question.settings.items()}
+        and given.get("data") == (dict(question.data) if question.data is not None else None)
+        and given.get("batch_size") == question.batch_size
+        and given.get("shuffle_seed") == question.shuffle_seed
+        and case["question"] == question_text
+        and case["parent_id"] == parent_id
+    )
+
+
 def question_from_input(given: Mapping[str, Any], **changes: Any) -> Question:
     """The Question a saved ``document["input"]`` was asked as, with ``changes`` applied.
 
@@ -151,8 +221,9 @@ class CaseService:
             raise ValueError("a case needs a source of 1 to 200 characters")
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
             raise ValueError("an idempotency key must have 1 to 200 characters")
+        asked = (question, question_text, parent_id)
         if idempotency_key is not None:
-            existing = self._by_idempotency_key(source, idempotency_key)
+            existing = self._by_idempotency_key(source, idempotency_key, asked)
             if existing is not None:
                 return existing
         if parent_id is not None:
@@ -173,16 +244,25 @@ class CaseService:
             # The session has rolled back. Another request with this key won the race: its case is
             # the answer. Anything else (the parent deleted meanwhile) is a real error.
             if idempotency_key is not None:
-                winner = self._by_idempotency_key(source, idempotency_key)
+                winner = self._by_idempotency_key(source, idempotency_key, asked)
                 if winner is not None:
                     return winner
             raise
         return saved
 
-    def _by_idempotency_key(self, source: str, key: str) -> dict[str, Any] | None:
+    def _by_idempotency_key(
+        self, source: str, key: str, asked: tuple[Question, str | None, str | None]
+    ) -> dict[str, Any] | None:
+        """The case this source's key made, if any. Raises IdempotencyConflict when that case
+        answered another question: a retry must repeat the request, not change it."""
         with self.database.session() as session:
             case = CaseRepository(session).by_idempotency_key(source, key)
-            return case_document(case) if case is not None else None
+            if case is None:
+                return None
+            document = case_document(case)
+        if not asked_the_same(document, *asked):
+            raise IdempotencyConflict(key, document["id"])
+        return document
 
     def get(self, case_id: str) -> dict[str, Any]:
         with self.database.session() as session:
@@ -193,8 +273,8 @@ class CaseService:
 
     def list(self, where: CaseFilter | None = None, *, page: int = 1, per_page: int = 20) -> CasePage:
         """One page of case summaries, newest first. ``page`` counts from 1."""
-        if page < 1:
-            raise ValueError("the page must be 1 or more")
+        if not 1 <= page <= MAX_PAGE:
+            raise ValueError(f"the page must be from 1 to {MAX_PAGE}")
         if not 1 <= per_page <= MAX_PER_PAGE:
             raise ValueError(f"per page must be from 1 to {MAX_PER_PAGE}")
         with self.database.session() as session:
@@ -215,10 +295,18 @@ class CaseService:
             if not CaseRepository(session).delete(case_id):
                 raise CaseNotFound(case_id)
 
-    def rerun(self, case_id: str, learning_rate: float, *, source: str | None = None) -> dict[str, Any]:
+    def rerun(
+        self,
+        case_id: str,
+        learning_rate: float,
+        *,
+        source: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
         """The same question with another learning rate, saved as a new case whose parent is this one.
 
-        ``source`` is who asked for the re-run; by default the parent's.
+        ``source`` is who asked for the re-run; by default the parent's. The idempotency key works
+        as in ``ask``.
         """
         parent = self.get(case_id)
         try:
@@ -229,5 +317,6 @@ class CaseService:
             question,
             source=source or parent["source"],
             question_text=parent["question"],
+            idempotency_key=idempotency_key,
             parent_id=case_id,
         )

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from tutor.services.cases import MAX_PER_PAGE, OUTCOMES
+from tutor.services.cases import MAX_PAGE, MAX_PER_PAGE, OUTCOMES
 
 # Request bodies are strict: a number must be a JSON number (not "0.1", not true), unknown members are
 # refused, and NaN or Infinity (which Python's JSON reader accepts) are not numbers here.
@@ -99,7 +99,7 @@ Moment = Annotated[AwareDatetime | date, BeforeValidator(_rfc3339)]
 class CaseQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    page: int = Field(1, ge=1, le=1_000_000)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     per_page: int = Field(20, ge=1, le=MAX_PER_PAGE)
     source: str | None = Field(
         None, max_length=200, description='"api" (every bot), "api:NAME", "web", "discourse" ...'

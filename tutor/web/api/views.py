@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from apiflask import HTTPError
@@ -12,7 +11,7 @@ from flask import Response, current_app, request, url_for
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from tutor.engine import InputError, Question
-from tutor.services.cases import CaseFilter, CaseNotFound, CaseService
+from tutor.services.cases import CaseFilter, CaseNotFound, CaseService, IdempotencyConflict, created_between
 from tutor.web.api import bp
 from tutor.web.api.auth import ADMIN_ROLE, auth, principal
 from tutor.web.api.schemas import (
@@ -107,16 +106,6 @@ def question_from(body: CaseIn) -> Question:
     return Question(**values)
 
 
-def same_question(case: dict[str, Any], question: Question) -> bool:
-    given = case["input"]
-    return (
-        given["expression"] == question.expression
-        and given["point"] == dict(question.point)
-        and given["learning_rate"] == question.learning_rate
-        and given["steps"] == question.steps
-    )
-
-
 @bp.post("/cases")
 @bp.auth_required(auth)
 @bp.input(CaseIn, arg_name="body")
@@ -131,16 +120,12 @@ def create_case(body: CaseIn, headers: IdempotencyHeaders):
     Needs a token. The case is marked with the token's name (source `api:NAME`). With an
     Idempotency-Key header, a retry returns the first case and stores nothing new.
     """
-    question = question_from(body)
-    key = headers.idempotency_key
-    case = cases().ask(question, source=principal().source, question_text=body.question, idempotency_key=key)
-    if key is not None and not same_question(case, question):
-        return problem(
-            409,
-            f"The Idempotency-Key '{key}' was used before for another question (case {case['id']}): "
-            "send a new key with a new question.",
-            field="Idempotency-Key",
-        )
+    case = cases().ask(
+        question_from(body),
+        source=principal().source,
+        question_text=body.question,
+        idempotency_key=headers.idempotency_key,
+    )
     return case_response(case, 201)
 
 
@@ -163,24 +148,17 @@ def list_cases(query: CaseQuery):
     repeated = [name for name in request.args if len(request.args.getlist(name)) > 1]
     if repeated:
         return problem(422, f"give {repeated[0]} once", field=repeated[0])
+    since, until = created_between(query.since, query.until)
     where = CaseFilter(
         source=query.source or None,
         outcome=query.outcome,
         search=query.search or None,
-        since=moment(query.since),
-        until=moment(query.until, end_of_day=True),
+        since=since,
+        until=until,
     )
     page = cases().list(where, page=query.page, per_page=query.per_page).as_dict()
     page["items"] = [with_url(item) for item in page["items"]]
     return page
-
-
-def moment(value: datetime | date | None, *, end_of_day: bool = False) -> datetime | None:
-    """A datetime as given; a date as its midnight UTC, or the next midnight for an inclusive end."""
-    if value is None or isinstance(value, datetime):
-        return value
-    start = datetime.combine(value, time(), UTC)
-    return start + timedelta(days=1) if end_of_day else start
 
 
 @bp.delete("/cases/<case_id>")
@@ -195,19 +173,33 @@ def delete_case(case_id: str):
 @bp.post("/cases/<case_id>/rerun")
 @bp.auth_required(auth)
 @bp.input(RerunIn, arg_name="body")
+@bp.input(IdempotencyHeaders, location="headers", arg_name="headers")
 @bp.output(CaseOut, status_code=201, description="The new case, whose parent_id is this one")
 @bp.doc(
     summary="Re-run with another learning rate",
-    responses={**created("The new case"), **errors(400, 401, 404, 413, 422)},
+    responses={**created("The new case"), **errors(400, 401, 404, 409, 413, 422)},
 )
-def rerun_case(case_id: str, body: RerunIn):
+def rerun_case(case_id: str, body: RerunIn, headers: IdempotencyHeaders):
     """The same question with another learning rate, saved as a new case linked to this one. Needs a token."""
-    return case_response(cases().rerun(case_id, body.learning_rate, source=principal().source), 201)
+    case = cases().rerun(
+        case_id, body.learning_rate, source=principal().source, idempotency_key=headers.idempotency_key
+    )
+    return case_response(case, 201)
 
 
 @bp.errorhandler(InputError)
 def input_error(error: InputError) -> Response:
     return problem(422, error.message, field=error.field, column=error.column)
+
+
+@bp.errorhandler(IdempotencyConflict)
+def idempotency_conflict(error: IdempotencyConflict) -> Response:
+    return problem(
+        409,
+        f"The Idempotency-Key '{error.key}' was used before for another question (case {error.case_id}): "
+        "a retry must send the same request; send a new key with a new question.",
+        field="Idempotency-Key",
+    )
 
 
 @bp.errorhandler(CaseNotFound)

@@ -7,7 +7,7 @@ import os
 import re
 import shutil
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,8 +19,8 @@ from tutor import mathml, plots
 from tutor.engine import InputError, question_from_text
 from tutor.engine.numbers import denoise, fmt
 from tutor.engine.question import METHODS, parse_number
+from tutor.services.cases import MAX_PAGE, CaseFilter, CaseNotFound, CaseService, created_between
 from tutor.services.cases import OUTCOMES as SERVICE_OUTCOMES
-from tutor.services.cases import CaseFilter, CaseNotFound, CaseService
 from tutor.web.auth import is_reviewer, reviewer_required, sign_in, sign_out, token_matches
 from tutor.web.extensions import limiter
 from tutor.web.pages import bp, present
@@ -300,15 +300,18 @@ def review() -> str:
         "since": request.args.get("since", "").strip(),
         "until": request.args.get("until", "").strip(),
     }
-    since, until = start_of_day(filters["since"]), start_of_day(filters["until"])
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    try:
+        since, until = created_between(day(filters["since"]), day(filters["until"]))
+    except InputError:
+        # A date no one created a case on (year 9999): the filter means nothing, so it is dropped.
+        since = until = None
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
     where = CaseFilter(
         source=filters["source"] or None,
         outcome=filters["outcome"] or None,
         search=filters["search"] or None,
         since=since,
-        # The form's "to" day is inclusive; the filter's bound is not.
-        until=until + timedelta(days=1) if until else None,
+        until=until,
     )
     result = case_service().list(where, page=page, per_page=PER_PAGE)
     query = {name: value for name, value in filters.items() if value}
@@ -330,9 +333,10 @@ def choice(value: str, choices: tuple[tuple[str, str], ...]) -> str:
     return value if value in dict(choices) else ""
 
 
-def start_of_day(text: str) -> datetime | None:
+def day(text: str) -> date | None:
+    """The review form's date (its date inputs send 2025-01-31); anything else is no filter."""
     try:
-        return datetime.fromisoformat(text).replace(tzinfo=UTC) if text else None
+        return date.fromisoformat(text) if text else None
     except ValueError:
         return None
 
