@@ -1,10 +1,11 @@
 """The Discourse integration without the web: read a question out of a post, write the reply, send it.
 
-A post asks the tutor by mentioning it, on one line::
+A post asks the tutor by mentioning it, on one line (or with the mention alone on the line before)::
 
     @tutorbot f = (x+y)*z at x=-2, y=5, z=-4 lr 0.01 steps 3 order z,y,x
 
-or with the same keys one per line in a fenced block opened with ```tutor. Replies go to the forum
+or with the same keys one per line in a fenced block opened with ```tutor or ~~~tutor. What the post
+quotes ([quote] or "> " lines) and code (fenced or inline) is never read. Replies go to the forum
 through its API (POST /posts.json); a forum that is down or rate-limits us raises ``DeliveryFailed``
 with how long to wait, and the caller keeps the reply and tries again later.
 """
@@ -13,8 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -41,9 +44,12 @@ REQUIRED = {"f": "the function", "at": "the starting point", "lr": "the learning
 # The same keys inline: each must stand alone between spaces, so `atan(x)` or `lr2` stay in the text.
 _INLINE_KEY = re.compile(r"(?<!\S)(at|lr|steps|order|fixed|methods)(?=\s|:|=|$)", re.IGNORECASE)
 _EXPRESSION_START = re.compile(r"\s*f\s*[:=]\s*", re.IGNORECASE)
-_BLOCK = re.compile(r"^[ \t]*```[ \t]*tutor[ \t]*\n(.*?)^[ \t]*```", re.DOTALL | re.MULTILINE | re.IGNORECASE)
-_OTHER_FENCES = re.compile(r"^[ \t]*```.*?^[ \t]*```", re.DOTALL | re.MULTILINE)
+# CommonMark's fences: three or more backticks or tildes; a backtick fence's info string has no backtick
+# (a line like ```x``` is inline code).
+_FENCE_OPENING = re.compile(r"[ \t]*(?P<fence>`{3,}(?=[^`]*$)|~{3,})(?P<info>.*)")
 _QUOTE = re.compile(r"\[quote[^\]]*\](?:(?!\[quote).)*?\[/quote\]", re.DOTALL | re.IGNORECASE)
+# A Markdown blockquote line, in any nesting: someone else's words, like [quote].
+_QUOTED_LINE = re.compile(r"[ \t]*>")
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
 
 
@@ -60,26 +66,85 @@ def _without_quotes(raw: str) -> str:
     return raw
 
 
+@dataclass(frozen=True)
+class _Post:
+    """A post's own words: ``prose`` is its text outside quotes and fenced code blocks, ``fenced`` each
+    fenced block's info string (e.g. "tutor") and body."""
+
+    prose: str
+    fenced: list[tuple[str, str]]
+
+
+def _own_words(raw: str) -> _Post:
+    # Posts from some clients end their lines with \r\n: a fence line must still read as a fence.
+    lines = iter(_without_quotes(raw.replace("\r\n", "\n").replace("\r", "\n")).split("\n"))
+    prose, fenced = [], []
+    for line in lines:
+        opening = _FENCE_OPENING.fullmatch(line)
+        if opening:
+            fenced.append((opening["info"].strip(), _fenced_body(lines, opening["fence"])))
+        elif not _QUOTED_LINE.match(line):
+            prose.append(line)
+    return _Post("\n".join(prose), fenced)
+
+
+def _fenced_body(lines: Iterator[str], fence: str) -> str:
+    """The lines up to the closing fence (consumed with them): a line of the fence's character at least
+    as long, or else the end of the post."""
+    closing = re.compile(rf"[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*")
+    return "\n".join(itertools.takewhile(lambda line: not closing.fullmatch(line), lines))
+
+
+def _without_inline_code(prose: str) -> str:
+    # Blanked rather than removed, so that positions in it are positions in the prose.
+    return _INLINE_CODE.sub(lambda code: " " * len(code.group()), prose)
+
+
 def mentions(raw: str, username: str) -> bool:
     """Whether the post itself (not a quote of another post, not code) mentions ``@username``."""
-    text = _INLINE_CODE.sub("", _OTHER_FENCES.sub("", _without_quotes(raw)))
-    return bool(_mention(username).search(text))
+    return bool(_mention(username).search(_without_inline_code(_own_words(raw).prose)))
 
 
 def read_question(raw: str, username: str) -> Question:
     """The question in the post. Raises InputError saying what is missing or wrong."""
-    own = _without_quotes(raw)
-    block = _BLOCK.search(own)
-    if block:
-        values = _block_values(block.group(1))
-    else:
-        text = _OTHER_FENCES.sub("", own)
-        match = _mention(username).search(text)
-        if match is None:
-            raise InputError(f"the post does not mention @{username}", "post")
-        line = text[match.end() :].split("\n", 1)[0]
-        # Backticks are how people quote a formula in Markdown; they are not part of it.
-        values = _inline_values(line.replace("`", "").strip().rstrip("?!.;").strip())
+    post = _own_words(raw)
+    block = next((body for info, body in post.fenced if info.lower() == "tutor"), None)
+    if block is not None:
+        return _question(_block_values(block))
+    return _mentioned_question(post.prose, username)
+
+
+def _mentioned_question(prose: str, username: str) -> Question:
+    """The question after a mention: the first that reads as one, as "Thanks @tutorbot!" may come first."""
+    found = list(_mention(username).finditer(_without_inline_code(prose)))
+    if not found:
+        raise InputError(f"the post does not mention @{username}", "post")
+    ends = [mention.start() for mention in found[1:]] + [len(prose)]
+    asked = [_asked_after(prose[mention.end() : end]) for mention, end in zip(found, ends, strict=True)]
+    errors = []
+    for line in asked:
+        try:
+            return _question(_inline_values(line))
+        except InputError as error:
+            errors.append(error)
+    # The reason given is the first mention's that had words after it: the likeliest attempt to ask.
+    raise next((error for line, error in zip(asked, errors, strict=True) if line), errors[0])
+
+
+def _asked_after(text: str) -> str:
+    """What follows a mention: the rest of its line or, if nothing is there, the next line with words."""
+    first, *others = text.split("\n")
+    following = next((line for line in others if line.strip()), "")
+    return _asked(first) or _asked(following)
+
+
+def _asked(line: str) -> str:
+    # Backticks are how people quote a formula in Markdown, and "Hi @tutorbot, ..." or "@tutorbot: ..."
+    # put punctuation around the question: neither is part of it.
+    return line.replace("`", "").strip(" \t,:").rstrip("?!.;").strip()
+
+
+def _question(values: dict[str, str]) -> Question:
     missing = [key for key in ("f", "at", "lr") if key not in values]
     if missing:
         needed = " and ".join(f"`{key}` ({REQUIRED[key]})" for key in missing)

@@ -37,6 +37,15 @@ BOT = "tutorbot"
         ("```\n@tutorbot f = x at x=1 lr 1\n```", False),
         ('[quote="ann, post:1"]\n@tutorbot f = x at x=1 lr 1\n[/quote]\nme too', False),
         ('[quote="a"][quote="b"]@tutorbot[/quote][/quote] and @tutorbot', True),
+        ("> @tutorbot f = x at x=1 lr 1\n\nme too", False),
+        ("  > > @tutorbot f = x at x=1 lr 1", False),
+        ("> someone else\n@tutorbot f = x at x=1 lr 1", True),
+        ("~~~\n@tutorbot f = x at x=1 lr 1\n~~~", False),
+        ("````\n```\n@tutorbot f = x at x=1 lr 1\n````", False),
+        ("```\r\n@tutorbot f = x at x=1 lr 1\r\n```\r\n", False),
+        ("~~~\n@tutorbot f = x at x=1 lr 1\n```", False),
+        ("```\n@tutorbot f = x at x=1 lr 1\n~~~\n```\n@tutorbot", True),
+        ("```@tutorbot``` is me", False),
         ("no mention here", False),
     ],
 )
@@ -88,6 +97,45 @@ def test_the_block_question():
 
 
 @pytest.mark.parametrize(
+    "raw",
+    [
+        "Thanks @tutorbot!\n\n@tutorbot f = x^2 at x=1 lr 0.1",
+        "@tutorbot\nf = x^2 at x=1 lr 0.1",
+        "Hi @tutorbot,\n\n  f = x^2 at x=1 lr 0.1\n\nthanks!",
+        "@tutorbot: f = x^2 at x=1 lr 0.1",
+        "Use `@tutorbot f = ...` like so:\n@tutorbot f = x^2 at x=1 lr 0.1",
+        "@tutorbot f = `x^2` at x=1 lr 0.1",
+        "> @tutorbot f = y at y=2 lr 0.5\n\n@tutorbot f = x^2 at x=1 lr 0.1",
+        "```\n@tutorbot f = y at y=2 lr 0.5\n```\n@tutorbot f = x^2 at x=1 lr 0.1",
+        "Done, @tutorbot @tutorbot f = x^2 at x=1 lr 0.1",
+    ],
+)
+def test_the_question_is_read_after_the_mention_that_asks_it(raw):
+    assert read_question(raw, BOT) == Question("x^2", {"x": 1.0}, 0.1)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "@tutorbot\r\n\r\n```tutor\r\nf = x^2\r\nat x=1\r\nlr 0.1\r\n```\r\n",
+        "@tutorbot\n~~~tutor\nf = x^2\nat x=1\nlr 0.1\n~~~",
+        "@tutorbot\n````tutor\nf = x^2\nat x=1\nlr 0.1\n`````\n```\nat x=2\n```",
+        "@tutorbot\n~~~~ Tutor\nf = x^2\nat x=1\nlr 0.1\n~~~~\n\n~~~\nlr 2\n~~~",
+        "@tutorbot\n```tutor\nf = x^2\nat x=1\nlr 0.1",
+        "@tutorbot\n  ```tutor\n  f = x^2\n  at x=1\n  lr 0.1\n  ```",
+    ],
+)
+def test_the_block_question_in_any_fence(raw):
+    assert read_question(raw, BOT) == Question("x^2", {"x": 1.0}, 0.1)
+
+
+def test_a_quoted_block_is_not_read():
+    raw = "> ```tutor\n> f = y\n> at y=2\n> lr 0.5\n> ```\n\n@tutorbot f = x^2 at x=1 lr 0.1"
+
+    assert read_question(raw, BOT) == Question("x^2", {"x": 1.0}, 0.1)
+
+
+@pytest.mark.parametrize(
     ("raw", "field", "words"),
     [
         ("@tutorbot hello!", "point", "`at` (the starting point) and `lr` (the learning rate)"),
@@ -97,6 +145,15 @@ def test_the_block_question():
         ("@tutorbot f = x at x=one lr 1", "point", "not a number"),
         ("@tutorbot f = x at x=1 lr fast", "learning_rate", "not a number"),
         ("@tutorbot\n```tutor\nf = x\nwhere x=1\n```", "post", "known key"),
+        # A shorter fence or one of the other character is inside the block, not its end.
+        ("@tutorbot\n````tutor\nf = x\n```\nat x=1\n````", "post", "the line `" + "```" + "`"),
+        ("@tutorbot\n~~~tutor\nf = x\n```\nat x=1\n~~~", "post", "the line `" + "```" + "`"),
+        # No mention asks: the reason is the first one that has words after it.
+        ("Thanks @tutorbot!\n\n@tutorbot f = x at x=1", "learning_rate", "`lr`"),
+        ("@tutorbot\n\n@tutorbot f = x lr 1", "point", "`at`"),
+        ("@tutorbot @tutorbot", "expression", "`f` (the function)"),
+        ("`@tutorbot f = x at x=1 lr 1` is how", "post", "does not mention"),
+        ("> @tutorbot f = x at x=1 lr 1", "post", "does not mention"),
     ],
 )
 def test_an_unreadable_question_says_what_is_wrong(raw, field, words):

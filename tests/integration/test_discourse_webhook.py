@@ -171,6 +171,57 @@ def test_a_body_that_is_not_a_post_is_a_422(app, client):
     assert "post.id" in response.json["detail"]
 
 
+# Values the database cannot hold: refused, or Discourse would retry a 500 for ever.
+BIGINT_MAX = 2**63 - 1
+INTEGER_MAX = 2**31 - 1
+
+
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [
+        ("id", BIGINT_MAX + 1),
+        ("id", 0),
+        ("topic_id", BIGINT_MAX + 1),
+        ("topic_id", -1),
+        ("post_number", INTEGER_MAX + 1),
+        ("post_number", 0),
+        ("username", "u" * 101),
+    ],
+)
+def test_a_post_the_database_cannot_hold_is_a_422(app, client, member, value):
+    payload = post_payload()
+    payload["post"][member] = value
+
+    response = deliver(client, payload)
+
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert f"post.{member}" in response.json["detail"]
+    assert rows(app) == []
+
+
+def test_an_event_id_the_database_cannot_hold_is_a_422(app, client):
+    response = deliver(client, post_payload(), event_id="e" * 201)
+
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert "X-Discourse-Event-Id" in response.json["detail"]
+    assert rows(app) == []
+
+
+def test_the_largest_values_the_database_holds_are_stored(app, client, forum):
+    payload = post_payload(
+        post_id=BIGINT_MAX, topic_id=BIGINT_MAX, post_number=INTEGER_MAX, username="u" * 100
+    )
+
+    assert deliver(client, payload, event_id="e" * 200).status_code == 202
+
+    [reply] = forum.wait_for(1)
+    assert (reply["json"]["topic_id"], reply["json"]["reply_to_post_number"]) == (BIGINT_MAX, INTEGER_MAX)
+    [row] = rows(app)
+    assert (row.post_id, row.event_id) == (BIGINT_MAX, "e" * 200)
+
+
 # Questions and replies
 
 

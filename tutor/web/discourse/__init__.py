@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from apiflask import APIBlueprint
 from flask import Flask, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tutor.discourse import signature_valid
 from tutor.services.discourse import DiscourseService, Dispatcher, IncomingPost
@@ -20,6 +20,12 @@ from tutor.web.extensions import limiter
 # more than the API's request limit, and a delivery refused for its size would be retried for ever.
 WEBHOOK_MAX_BYTES = 1024 * 1024
 WHISPER = 4  # Discourse's post_type for staff-only whispers: never answered in public
+# What the discourse_posts columns hold (BIGINT, INTEGER, VARCHAR(100), VARCHAR(200)). A value beyond
+# them failed in the database with a 500, which Discourse retries for ever; it is refused with a 422.
+BIGINT_MAX = 2**63 - 1
+INTEGER_MAX = 2**31 - 1
+MAX_USERNAME_CHARS = 100
+MAX_EVENT_ID_CHARS = 200
 
 # An APIBlueprint only because APIFlask's spec generator fails on a plain Blueprint that has a
 # before_request function; the webhook is Discourse's contract, not part of the API's document.
@@ -37,10 +43,10 @@ class DiscourseIntegration:
 class PostPayload(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: int
-    topic_id: int
-    post_number: int
-    username: str
+    id: int = Field(ge=1, le=BIGINT_MAX)
+    topic_id: int = Field(ge=1, le=BIGINT_MAX)
+    post_number: int = Field(ge=1, le=INTEGER_MAX)
+    username: str = Field(max_length=MAX_USERNAME_CHARS)
     raw: str
     post_type: int = 1
 
@@ -104,12 +110,14 @@ def webhook() -> Response | tuple[dict, int]:
         else:
             detail = str(error)
         return problem(422, f"The body is not a post_created payload with a post: {detail}")
+    event_id = request.headers.get("X-Discourse-Event-Id") or None
+    if event_id is not None and len(event_id) > MAX_EVENT_ID_CHARS:
+        return problem(422, f"X-Discourse-Event-Id may be at most {MAX_EVENT_ID_CHARS} characters.")
     if post.post_type == WHISPER:
         return {"status": "ignored", "reason": "a whisper is answered by staff, not in public"}, 200
 
     received = integration().service.receive(
-        IncomingPost(post.id, post.topic_id, post.post_number, post.username, post.raw),
-        event_id=request.headers.get("X-Discourse-Event-Id") or None,
+        IncomingPost(post.id, post.topic_id, post.post_number, post.username, post.raw), event_id=event_id
     )
     if received.status == "queued":
         integration().dispatcher.wake()
