@@ -3,11 +3,13 @@
 The SymPy expressions come only from the engine's parser and its compiled partials, never from the
 learner's raw text, so the markup holds nothing but what SymPy's printer writes: symbol names the parser
 has checked (ASCII identifiers), numbers and operators. That is why pages may mark it safe.
+
+Differentiating can take long on a large expression, so pages run ``formulas`` in the analysis workers
+(``Analyzer.run``), under the same time and memory limits as the question itself.
 """
 
 from __future__ import annotations
 
-import threading
 from functools import lru_cache
 
 import sympy as sp
@@ -17,9 +19,6 @@ from tutor.config import Limits
 from tutor.engine import parse_expression
 from tutor.engine.compiled import compile_parsed
 
-# SymPy is not thread-safe, and a web server answers several requests at once.
-_sympy_lock = threading.Lock()
-
 
 def to_mathml(expr: sp.Expr) -> str:
     return f'<math display="block">{mathml(expr, printer="presentation")}</math>'
@@ -28,10 +27,9 @@ def to_mathml(expr: sp.Expr) -> str:
 @lru_cache(maxsize=256)
 def formulas(expression: str, parameters: tuple[str, ...], limits: Limits | None = None) -> dict[str, str]:
     """``{"f": <math>, name: <math> of ∂f/∂name, ...}`` for each updated parameter."""
-    with _sympy_lock:
-        parsed = parse_expression(expression, limits or Limits())
-        compiled = compile_parsed(parsed)
-        result = {"f": to_mathml(parsed.expr)}
-        for name in parameters:
-            result[name] = to_mathml(compiled.partials[compiled.names.index(name)])
-        return result
+    parsed = parse_expression(expression, limits or Limits())
+    compiled = compile_parsed(parsed)
+    result = {"f": to_mathml(parsed.expr)}
+    for name in parameters:
+        result[name] = to_mathml(compiled.partials[compiled.names.index(name)])
+    return result

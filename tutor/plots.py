@@ -7,14 +7,15 @@ state is not safe to share between a web server's threads.
 
 The two plots over the function itself (the loss along −g and the contour map) evaluate the loss with
 the engine's own Problem, built from the engine's parser: never from the raw text by any other means.
-With data that loss is the mean of f over the rows, exactly as the trials lowered it.
+With data that loss is the mean of f over the rows, exactly as the trials lowered it. Building that
+Problem parses, differentiates and compiles, so pages draw plots in the analysis workers
+(``Analyzer.run``), under the same time and memory limits as the question itself.
 """
 
 from __future__ import annotations
 
 import io
 import math
-import threading
 
 import matplotlib
 
@@ -65,9 +66,6 @@ LOSS_CEILING = 1e100
 # evaluations, so a contour over a thousand rows does not hold hundreds of megabytes at once.
 EVALUATIONS_PER_CHUNK = 1_000_000
 
-# SymPy is not thread-safe; the engine's compile cache is shared by the server's threads.
-_sympy_lock = threading.Lock()
-
 
 def available(document: dict) -> list[str]:
     names = []
@@ -117,9 +115,8 @@ def _problem(document: dict, limits: Limits | None) -> Problem:
     """The engine's numeric problem for the saved question: f, or with data the mean of f over the rows."""
     limits = limits or Limits()
     question = question_from_input(document["input"])
-    with _sympy_lock:
-        checked = check_question(question, parse_expression(question.expression, limits), limits)
-        return Problem.from_checked(checked)
+    checked = check_question(question, parse_expression(question.expression, limits), limits)
+    return Problem.from_checked(checked)
 
 
 def _loss_at(problem: Problem, columns: np.ndarray) -> np.ndarray:

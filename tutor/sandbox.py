@@ -17,8 +17,10 @@ import multiprocessing
 import os
 import resource
 import threading
+from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
 
 from pebble import ProcessExpired, ProcessPool
 
@@ -26,6 +28,7 @@ from tutor.config import Limits
 from tutor.engine import Question, TooExpensive, answer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Answered once by each new pool, so that SymPy's and NumPy's first-use costs are paid before a
 # learner's question arrives.
@@ -39,15 +42,13 @@ def _limit_worker(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _answer_in_worker(question: Question, limits: Limits) -> dict:
+def _in_worker(function: Callable[..., T], args: tuple, memory_mb: int) -> T:
     try:
-        return answer(question, limits)
+        return function(*args)
     except (MemoryError, SystemError):
         # Under the address-space limit, C extensions that fail to allocate sometimes return an
         # error without setting MemoryError, which Python reports as SystemError.
-        raise TooExpensive(
-            f"answering this needs more than {limits.worker_memory_mb} MB of memory", "expression"
-        ) from None
+        raise TooExpensive(f"answering this needs more than {memory_mb} MB of memory", "expression") from None
     except RecursionError:
         raise TooExpensive("the expression is too deeply nested to differentiate", "expression") from None
 
@@ -57,7 +58,8 @@ class AnalysisUnavailable(RuntimeError):
 
 
 class Analyzer:
-    """Answers questions in worker processes. One per process; safe to share between threads."""
+    """Answers questions, and does any other SymPy work (a saved case's MathML, its plots), in worker
+    processes under the time and memory limits. One per process; safe to share between threads."""
 
     def __init__(self, limits: Limits | None = None, workers: int = 1, context: str = "forkserver"):
         self.limits = limits or Limits()
@@ -74,7 +76,9 @@ class Analyzer:
                 context = multiprocessing.get_context(self.context)
                 if self.context == "forkserver":
                     # The fork server imports the engine once; every worker then starts warm.
-                    context.set_forkserver_preload(["tutor.engine", "tutor.sandbox"])
+                    context.set_forkserver_preload(
+                        ["tutor.engine", "tutor.sandbox", "tutor.mathml", "tutor.plots"]
+                    )
                 self._pool = ProcessPool(
                     max_workers=self.workers,
                     initializer=_limit_worker,
@@ -91,27 +95,34 @@ class Analyzer:
         second; a server calls this before it accepts requests, so no learner waits for it. A pool
         that cannot start now is left to the first question, which reports it."""
         try:
-            self._answer_once(WARM_UP)
+            self._run_once(answer, (WARM_UP, self.limits))
         except Exception:
             log.exception("the analysis workers did not start; the first question will try again")
             self._discard_pool()
 
     def answer(self, question: Question) -> dict:
+        return self.run(answer, question, self.limits)
+
+    def run(self, function: Callable[..., T], *args: object) -> T:
+        """``function(*args)`` in a worker: TooExpensive past the time or memory limit,
+        AnalysisUnavailable when no worker can start. ``function`` must be importable by name."""
         try:
-            return self._answer_once(question)
+            return self._run_once(function, args)
         except BrokenProcessPool:
             # The pool could not keep workers alive (a fork server that died, workers failing to
             # start): discard it and try once on a fresh one; a second failure is a real outage.
             self._discard_pool()
             try:
-                return self._answer_once(question)
+                return self._run_once(function, args)
             except BrokenProcessPool as error:
                 self._discard_pool()
                 raise AnalysisUnavailable("the analysis workers cannot start") from error
 
-    def _answer_once(self, question: Question) -> dict:
+    def _run_once(self, function: Callable[..., T], args: tuple) -> T:
         seconds = self.limits.seconds_per_question
-        future = self._get_pool().schedule(_answer_in_worker, args=(question, self.limits), timeout=seconds)
+        future = self._get_pool().schedule(
+            _in_worker, args=(function, args, self.limits.worker_memory_mb), timeout=seconds
+        )
         try:
             return future.result()
         except FutureTimeout:

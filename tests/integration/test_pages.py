@@ -6,6 +6,7 @@ CSRF stays on: every POST carries the token the page gave out, as a browser's wo
 from __future__ import annotations
 
 import re
+import shutil
 from html import unescape
 from pathlib import Path
 
@@ -373,6 +374,26 @@ def fmt(value):
     from tutor.engine.numbers import fmt as engine_fmt
 
     return engine_fmt(value)
+
+
+def test_formulas_and_plots_are_worked_out_in_the_analysis_workers(client, app, flip_case, monkeypatch):
+    # SymPy work on a saved expression runs under the workers' time and memory limits, never in a
+    # server thread: broken here in the server process, the page still gets its MathML and its plot.
+    import tutor.mathml
+    import tutor.plots
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("SymPy work in the web process")
+
+    monkeypatch.setattr(tutor.mathml, "to_mathml", not_here)
+    monkeypatch.setattr(tutor.plots, "figure", not_here)
+    tutor.mathml.formulas.cache_clear()
+    html = client.get(flip_case).get_data(as_text=True)
+    assert "<math" in html
+    case_id = flip_case.rsplit("/", 1)[1]
+    shutil.rmtree(Path(app.config["PLOT_CACHE_DIR"]) / case_id, ignore_errors=True)
+    response = client.get(f"{flip_case}/plots/line.png")
+    assert response.status_code == 200 and response.data.startswith(b"\x89PNG")
 
 
 @pytest.mark.parametrize("name", ["loss", "line", "contour"])

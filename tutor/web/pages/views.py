@@ -19,6 +19,7 @@ from tutor import mathml, plots
 from tutor.engine import InputError, question_from_text
 from tutor.engine.numbers import denoise, fmt
 from tutor.engine.question import METHODS, parse_number
+from tutor.sandbox import AnalysisUnavailable, Analyzer
 from tutor.services.cases import MAX_PAGE, CaseFilter, CaseNotFound, CaseService, created_between
 from tutor.services.cases import OUTCOMES as SERVICE_OUTCOMES
 from tutor.web.auth import is_reviewer, reviewer_required, sign_in, sign_out, token_matches
@@ -76,6 +77,10 @@ PLOT_TEXT = {
 
 def case_service() -> CaseService:
     return current_app.extensions["tutor"].cases
+
+
+def analyzer() -> Analyzer:
+    return current_app.extensions["tutor"].analyzer
 
 
 def settings():
@@ -224,10 +229,12 @@ def render_case(case: dict, rerun_form: RerunForm, status: int = 200) -> tuple[s
 
 
 def formulas_for(case: dict) -> dict[str, Markup] | None:
+    expression, parameters = case["input"]["expression"], tuple(case["parameters"])
     try:
-        written = mathml.formulas(case["input"]["expression"], tuple(case["parameters"]), settings().limits)
-    except InputError:
-        # A case saved under older limits may no longer parse; the page shows the plain formulas then.
+        written = analyzer().run(mathml.formulas, expression, parameters, settings().limits)
+    except (InputError, AnalysisUnavailable):
+        # A case saved under older limits may no longer parse (or the workers are down): the page
+        # shows the plain formulas then.
         return None
     # Safe: SymPy's printer wrote this from the engine's parsed expression, not from the learner's text.
     return {name: Markup(text) for name, text in written.items()}  # noqa: S704
@@ -259,7 +266,7 @@ def plot(case_id: str, name: str) -> Response:
         abort(404)
     path = Path(current_app.config["PLOT_CACHE_DIR"]) / str(case["id"]) / f"{name}.png"
     if not path.exists():
-        write_atomically(path, plots.render(case, name, settings().limits))
+        write_atomically(path, analyzer().run(plots.render, case, name, settings().limits))
     response = current_app.response_class(path.read_bytes(), mimetype="image/png")
     # A case never changes (a re-run makes a new one), so its plots can be cached by anyone.
     response.headers["Cache-Control"] = "public, max-age=86400"
