@@ -10,7 +10,7 @@ from case_samples import DIVERGES, SEQUENTIAL_BETTER, SIMULTANEOUS_BETTER, TIE, 
 from sqlalchemy import func, select, text
 
 import tutor.engine
-from tutor.engine import InputError
+from tutor.engine import InputError, Question
 from tutor.persistence import Case, Trial, TrialStep
 from tutor.persistence.repository import outcome_of
 from tutor.services.cases import CaseFilter, CaseNotFound, CaseService, IdempotencyConflict
@@ -126,6 +126,32 @@ def test_trials_and_steps_are_rows(service, database):
         assert [s.value for s in sequential_updates] == [
             u["value"] for step in case["trials"][1]["steps"] for u in step["updates"]
         ]
+
+
+def test_minibatch_steps_keep_their_batch_and_its_loss_as_columns(service, database):
+    asked = Question(
+        "(w*x - y)**2",
+        {"w": 0.5},
+        0.1,
+        steps=5,
+        data={"x": [1.0, 2.0, 3.0], "y": [2.0, 4.1, 5.9]},
+        batch_size=2,
+    )
+    case = service.ask(asked, source="cli")
+    minibatch = next(t for t in case["trials"] if t["method"] == "minibatch")
+    with database.session() as session:
+        trial_id = session.scalar(
+            select(Trial.id).where(Trial.case_id == case["id"], Trial.method == "minibatch")
+        )
+        rows = session.execute(
+            select(TrialStep.step, TrialStep.batch, TrialStep.batch_loss, TrialStep.loss)
+            .where(TrialStep.trial_id == trial_id)
+            .order_by(TrialStep.step)
+        ).all()
+    expected = [(s["step"], s["batch"], s["batch_loss"], s["loss"]) for s in minibatch["steps"]]
+    assert [tuple(row) for row in rows] == expected
+    # The batches go through the rows in order, two at a time, cyclically.
+    assert [row.batch for row in rows] == [[0, 1], [2], [0, 1], [2], [0, 1]]
 
 
 def test_outcomes_follow_the_final_losses(service):

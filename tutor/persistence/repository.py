@@ -204,6 +204,8 @@ STEP_COLUMNS = (
     "partial",
     "partial_at_start",
     "sign_flip",
+    "batch",
+    "batch_loss",
 )
 _COLUMN_LIST = ", ".join(f'"{name}"' for name in STEP_COLUMNS)
 # Built from the fixed names above; the values always travel as parameters.
@@ -244,7 +246,22 @@ def step_rows(trial_id: int, trial: Mapping[str, Any]) -> Iterator[tuple]:
     for step in trial.get("steps", []):
         number = step["step"]
         point, gradient = _json(step.get("point")), _json(step.get("gradient"))
-        yield (trial_id, number, None, None, point, gradient, None, step.get("loss"), None, None, None)
+        batch = _json(step.get("batch"))
+        yield (
+            trial_id,
+            number,
+            None,
+            None,
+            point,
+            gradient,
+            None,
+            step.get("loss"),
+            None,
+            None,
+            None,
+            batch,
+            step.get("batch_loss"),
+        )
         for index, update in enumerate(step.get("updates") or []):
             yield (
                 trial_id,
@@ -258,4 +275,6 @@ def step_rows(trial_id: int, trial: Mapping[str, Any]) -> Iterator[tuple]:
                 update.get("partial"),
                 update.get("partial_at_start"),
                 update.get("sign_flip"),
+                None,
+                None,
             )
