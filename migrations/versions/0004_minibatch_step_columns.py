@@ -1,4 +1,4 @@
-"""Mini-batch steps as rows: the batch's row indices and its loss before the update.
+"""Mini-batch steps as rows: the batch's row indices and its loss before and after the update.
 
 With them a reviewer asks in SQL which steps lowered their batch's loss while the full loss rose.
 
@@ -24,9 +24,11 @@ def upgrade() -> None:
     with op.batch_alter_table("trial_steps") as batch_op:
         batch_op.add_column(sa.Column("batch", sa.JSON(none_as_null=True), nullable=True))
         batch_op.add_column(sa.Column("batch_loss", sa.Double(), nullable=True))
+        batch_op.add_column(sa.Column("batch_loss_after", sa.Double(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("trial_steps") as batch_op:
+        batch_op.drop_column("batch_loss_after")
         batch_op.drop_column("batch_loss")
         batch_op.drop_column("batch")

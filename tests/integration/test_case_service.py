@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import textwrap
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from case_samples import DIVERGES, SEQUENTIAL_BETTER, SIMULTANEOUS_BETTER, TIE, question
@@ -129,13 +132,14 @@ def test_trials_and_steps_are_rows(service, database):
 
 
 def test_minibatch_steps_keep_their_batch_and_its_loss_as_columns(service, database):
+    # The full loss is lowest at w = 5; each one-row batch pulls w towards its own y.
     asked = Question(
         "(w*x - y)**2",
-        {"w": 0.5},
+        {"w": 5.0},
         0.1,
         steps=5,
-        data={"x": [1.0, 2.0, 3.0], "y": [2.0, 4.1, 5.9]},
-        batch_size=2,
+        data={"x": [1.0, 1.0, 1.0], "y": [0.0, 10.0, 5.0]},
+        batch_size=1,
     )
     case = service.ask(asked, source="cli")
     minibatch = next(t for t in case["trials"] if t["method"] == "minibatch")
@@ -144,14 +148,43 @@ def test_minibatch_steps_keep_their_batch_and_its_loss_as_columns(service, datab
             select(Trial.id).where(Trial.case_id == case["id"], Trial.method == "minibatch")
         )
         rows = session.execute(
-            select(TrialStep.step, TrialStep.batch, TrialStep.batch_loss, TrialStep.loss)
+            select(
+                TrialStep.step,
+                TrialStep.batch,
+                TrialStep.batch_loss,
+                TrialStep.batch_loss_after,
+                TrialStep.loss,
+            )
             .where(TrialStep.trial_id == trial_id)
             .order_by(TrialStep.step)
         ).all()
-    expected = [(s["step"], s["batch"], s["batch_loss"], s["loss"]) for s in minibatch["steps"]]
+    expected = [
+        (s["step"], s["batch"], s["batch_loss"], s["batch_loss_after"], s["loss"]) for s in minibatch["steps"]
+    ]
     assert [tuple(row) for row in rows] == expected
-    # The batches go through the rows in order, two at a time, cyclically.
-    assert [row.batch for row in rows] == [[0, 1], [2], [0, 1], [2], [0, 1]]
+    # The batches go through the rows in order, one at a time, cyclically.
+    assert [row.batch for row in rows] == [[0], [1], [2], [0], [1]]
+
+    # The README's query for steps that lowered their batch's loss but raised the full loss, against
+    # the same question asked of the document.
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    query = re.search(r"raised the full loss\?\n\n((?:    .*\n)+)", readme).group(1)
+    with database.session() as session:
+        found = session.execute(text(textwrap.dedent(query))).all()
+    losses = [minibatch["initial_loss"]] + [s["loss"] for s in minibatch["steps"]]
+    expected = [
+        (case["id"], s["step"], s["batch"])
+        for s, before in zip(minibatch["steps"], losses, strict=False)
+        if s["batch_loss_after"] < s["batch_loss"] and s["loss"] > before
+    ]
+    assert (
+        sorted(
+            (row.case_id, row.step, json.loads(row.batch) if isinstance(row.batch, str) else row.batch)
+            for row in found
+        )
+        == expected
+    )
+    assert expected, "the sample should have such a step, or this checks nothing"
 
 
 def test_outcomes_follow_the_final_losses(service):

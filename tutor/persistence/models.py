@@ -162,10 +162,11 @@ class TrialStep(Base):
     partial: Mapped[float | None] = mapped_column(Double)
     partial_at_start: Mapped[float | None] = mapped_column(Double)
     sign_flip: Mapped[bool | None] = mapped_column(Boolean)
-    # Mini-batch steps: the rows of the batch and the batch's own loss before the update (`loss` is the
-    # full loss after it).
+    # Mini-batch steps: the rows of the batch and the batch's own loss before and after the update
+    # (`loss` is the full loss after it).
     batch: Mapped[list[int] | None] = mapped_column(Json)
     batch_loss: Mapped[float | None] = mapped_column(Double)
+    batch_loss_after: Mapped[float | None] = mapped_column(Double)
 
     __table_args__ = (
         # Also the index for the foreign key (a trial's steps in order).

@@ -206,6 +206,7 @@ STEP_COLUMNS = (
     "sign_flip",
     "batch",
     "batch_loss",
+    "batch_loss_after",
 )
 _COLUMN_LIST = ", ".join(f'"{name}"' for name in STEP_COLUMNS)
 # Built from the fixed names above; the values always travel as parameters.
@@ -261,6 +262,7 @@ def step_rows(trial_id: int, trial: Mapping[str, Any]) -> Iterator[tuple]:
             None,
             batch,
             step.get("batch_loss"),
+            step.get("batch_loss_after"),
         )
         for index, update in enumerate(step.get("updates") or []):
             yield (
@@ -275,6 +277,7 @@ def step_rows(trial_id: int, trial: Mapping[str, Any]) -> Iterator[tuple]:
                 update.get("partial"),
                 update.get("partial_at_start"),
                 update.get("sign_flip"),
+                None,
                 None,
                 None,
             )
