@@ -8,7 +8,10 @@ appears inside code spans, where Markdown does not interpret it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+import sympy as sp
 
 from tutor.engine.numbers import denoise, fmt
 from tutor.engine.question import METHODS
@@ -18,6 +21,10 @@ MAX_PARTIAL_BLOCKS = 6
 MAX_LISTED_STEPS = 12  # step numbers named in one sentence
 MAX_STEP_ROWS = 10  # rows of a per-step table
 OPTIMIZERS = ("momentum", "nesterov", "adam", "rmsprop")
+# gap/η² "stays about the same" over the halvings when its values are within this factor of each other:
+# on a smooth f it tends to ½gᵀHg, at a kink it doubles with every halving.
+STEADY_FACTOR = 2
+VERDICT_VERBS = {"decreases": "lowers", "increases": "raises", "unchanged": "does not change"}
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,16 @@ def _point_text(point: dict[str, float]) -> str:
 
 def _trial(document: dict, method: str) -> dict | None:
     return next((t for t in document["trials"] if t["method"] == method), None)
+
+
+def _kinds(document: dict) -> set[str]:
+    return {case["kind"] for case in document["special_cases"]}
+
+
+def _latex_name(name: str) -> str:
+    """A symbol's name as SymPy writes it in the partials' LaTeX (w_in_1 is w_{in 1}, lambda_ is \\lambda_{}),
+    so both sides of an equation name it the same way."""
+    return sp.latex(sp.Symbol(name))
 
 
 def build_blocks(document: dict) -> list[Block]:
@@ -187,14 +204,14 @@ def _forward_backward(document: dict) -> list[Block]:
         if row is None:
             blocks.append(
                 Math(
-                    f"\\frac{{\\partial f}}{{\\partial {name}}} = {latex[name]} = {value}",
+                    f"\\frac{{\\partial f}}{{\\partial {_latex_name(name)}}} = {latex[name]} = {value}",
                     f"∂f/∂{name} = {partials[name]} = {value}",
                 )
             )
         else:
             blocks.append(
                 Math(
-                    f"\\frac{{\\partial L}}{{\\partial {name}}} = \\operatorname{{mean}}_{{rows}}"
+                    f"\\frac{{\\partial L}}{{\\partial {_latex_name(name)}}} = \\operatorname{{mean}}_{{rows}}"
                     f"\\left({latex[name]}\\right) = {value}",
                     f"∂L/∂{name} = mean over rows of ({partials[name]}) = {value}",
                 )
@@ -261,9 +278,14 @@ def _sequential(document: dict) -> list[Block]:
             f"Here it happens: after the parameters before it moved, the slope of {names} changed sign, "
             "so the sequential scheme moves it the other way from backprop."
         )
-    else:
+    elif _slopes_interact(document):
         story = (
             "No slope changed sign in the first step: the parameters updated first did not move far enough."
+        )
+    else:
+        story = (
+            "No slope changed sign in the first step, and none can: with this f no parameter's slope depends on "
+            "another's, so moving one first leaves the others' slopes as they were."
         )
     if len(flips) > len(first_flips):
         story += f" Over all {len(trial['steps'])} steps, {len(flips)} updates used a slope whose sign had flipped."
@@ -276,6 +298,17 @@ def _sequential(document: dict) -> list[Block]:
         Table(("parameter", "∂f/∂p at the start", "∂f/∂p when updated", "after", "loss after"), rows),
         Paragraph(story),
     ]
+
+
+def _slopes_interact(document: dict) -> bool:
+    """Whether moving one parameter can change another's slope: some partial's formula names another
+    parameter. (The Hessian at the start is not enough: for x²y² at x = 0 it has no off-diagonal entry,
+    yet ∂f/∂y = 2x²y changes as soon as x moves.)"""
+    parameters = set(document["parameters"])
+    return any(
+        parameters & (set(re.findall(r"[A-Za-z_]\w*", document["partials"][name])) - {name})
+        for name in parameters
+    )
 
 
 def _losses_before(trial: dict) -> list[float]:
@@ -441,33 +474,62 @@ def _minibatch(document: dict) -> list[Block]:
     return blocks
 
 
-def _comparison(document: dict) -> list[Block]:
-    simultaneous, sequential = _trial(document, "simultaneous"), _trial(document, "sequential")
-    blocks: list[Block] = []
-    for trial in document["trials"]:
-        if trial["diverged_at"] is not None:
-            blocks.append(
-                Paragraph(
-                    f"The {trial['method']} trial **diverged at step {trial['diverged_at']}**: "
-                    "the values stopped being finite numbers."
-                )
+def lower_scheme(simultaneous: dict, sequential: dict) -> str | None:
+    """The scheme with the lower final loss; None on a tie or when either diverged, because a diverged
+    trial's final loss is only its last finite one, not where it ended."""
+    if simultaneous["diverged_at"] is not None or sequential["diverged_at"] is not None:
+        return None
+    a, b = simultaneous["final_loss"], sequential["final_loss"]
+    if a == b:
+        return None
+    return "sequential" if b < a else "simultaneous"
+
+
+def _diverged_text(trial: dict) -> str:
+    return f"{trial['method']} trial **diverged at step {trial['diverged_at']}**"
+
+
+def _scheme_verdict(document: dict, simultaneous: dict, sequential: dict) -> str:
+    steps = document["input"]["steps"]
+    after = "one step" if steps == 1 else f"{steps} steps"
+    diverged = [t for t in (simultaneous, sequential) if t["diverged_at"] is not None]
+    if diverged:
+        finished = [t for t in (simultaneous, sequential) if t["diverged_at"] is None]
+        return (
+            f"After {after} neither scheme can be called lower: "
+            + " and ".join(f"the {_diverged_text(t)}" for t in diverged)
+            + ". A diverged trial's values stopped being finite numbers, so its last finite loss is not where "
+            "it ended."
+            + "".join(
+                f" The {t['method']} trial ran every step and ends at {fmt(t['final_loss'])}."
+                for t in finished
             )
+        )
+    a, b = simultaneous["final_loss"], sequential["final_loss"]
+    winner = lower_scheme(simultaneous, sequential)
+    if winner is None:
+        return f"After {after} both schemes reach the same loss, {fmt(a)}."
+    return (
+        f"After {after} the simultaneous update reaches {fmt(a)} and the sequential one {fmt(b)}: "
+        f"**{winner} is lower by {fmt(abs(a - b))}**."
+    )
+
+
+def _comparison(document: dict) -> list[Block]:
+    schemes = [_trial(document, "simultaneous"), _trial(document, "sequential")]
+    compared = all(t is not None and t["steps"] for t in schemes)
+    # The verdict on the two schemes names their divergence itself; the other trials get a sentence each.
+    told = {"simultaneous", "sequential"} if compared else set()
+    blocks: list[Block] = [
+        Paragraph(f"The {_diverged_text(t)}: the values stopped being finite numbers.")
+        for t in document["trials"]
+        if t["diverged_at"] is not None and t["method"] not in told
+    ]
     if any(t["method"] not in ("simultaneous", "sequential") for t in document["trials"]):
         blocks.insert(0, _all_trials(document))
-    if simultaneous is None or sequential is None or not simultaneous["steps"] or not sequential["steps"]:
+    if not compared:
         return [Heading("Which method did better"), *blocks] if blocks else []
-    steps = document["input"]["steps"]
-    a, b = simultaneous["final_loss"], sequential["final_loss"]
-    after = "one step" if steps == 1 else f"{steps} steps"
-    if a == b:
-        verdict = f"After {after} both schemes reach the same loss, {fmt(a)}."
-    else:
-        winner = "sequential" if b < a else "simultaneous"
-        verdict = (
-            f"After {after} the simultaneous update reaches {fmt(a)} and the sequential one {fmt(b)}: "
-            f"**{winner} is lower by {fmt(abs(a - b))}**."
-        )
-    return [Heading("Which scheme did better"), Paragraph(verdict), *blocks]
+    return [Heading("Which scheme did better"), Paragraph(_scheme_verdict(document, *schemes)), *blocks]
 
 
 def _all_trials(document: dict) -> Table:
@@ -535,34 +597,74 @@ def _taylor(document: dict) -> list[Block]:
         for r in analysis["shrinking"]
     )
     blocks += [
-        Paragraph(
-            "Halving η halves the first-order gain but quarters the gap to the actual change "
-            "(gap/η² stays about the same): for a small enough step the gain always wins when g ≠ 0."
-        ),
+        Paragraph(_shrinking_story(document)),
         Table(("η", "predicted −η·‖g‖²", "actual change", "gap", "gap / η²"), rows),
     ]
     return blocks
+
+
+def _gap_ratios(analysis: dict) -> list[float | None]:
+    """gap/η² of each halving; a gap that is only the rounding noise of the prediction counts as 0 (on a
+    linear f it would otherwise grow like noise/η²)."""
+    return [
+        0.0 if denoise(row["gap"], row["predicted"]) == 0 else row["gap_over_lr_squared"]
+        for row in analysis["shrinking"]
+    ]
+
+
+def _steady(ratios: list[float | None]) -> bool:
+    if any(r is None for r in ratios):
+        return False
+    if all(r == 0 for r in ratios):
+        return True
+    sizes = [abs(r) for r in ratios]
+    same_sign = len({r > 0 for r in ratios}) == 1
+    return min(sizes) > 0 and same_sign and max(sizes) <= STEADY_FACTOR * min(sizes)
+
+
+def _shrinking_story(document: dict) -> str:
+    """What the halvings table shows: the first-order picture is only claimed where its numbers hold."""
+    ratios = _gap_ratios(document["analysis"])
+    if _steady(ratios):
+        return (
+            "Halving η halves the first-order gain but quarters the gap to the actual change "
+            "(gap/η² stays about the same): for a small enough step the gain always wins when g ≠ 0."
+        )
+    span = f"from {fmt(ratios[0])} to {fmt(ratios[-1])}"
+    if "kink" in _kinds(document):
+        return (
+            f"Here gap/η² does not stay the same ({span} as η shrinks): the gap shrinks only about as fast as "
+            "the first-order gain. f is not smooth here (it sits on a kink, see below), so the first-order "
+            "picture does not apply: the gradient does not promise that a small step lowers the loss."
+        )
+    return (
+        f"Here gap/η² is not steady yet ({span} as η shrinks): at these step sizes the terms beyond second "
+        "order still matter. f has no kink here, so for smaller steps gap/η² settles and the first-order "
+        "gain wins when g ≠ 0."
+    )
 
 
 def _learning_rates(document: dict) -> list[Block]:
     analysis = document["analysis"]
     lr = analysis["learning_rate"]
     bound = analysis["max_decreasing_learning_rate"]
-    if bound is None:
-        verdict = f"No upper bound found: {analysis['max_decreasing_reason']}."
-    elif lr < bound:
-        verdict = f"Your η = {fmt(lr)} is below it ({fmt(lr / bound * 100, 3)}% of the bound), so this step lowers the loss."
-    else:
-        verdict = f"Your η = {fmt(lr)} is **above it** ({fmt(lr / bound)} times the bound): this step does not lower the loss."
     blocks: list[Block] = [Heading("Which learning rates still lower the loss")]
-    if bound is not None:
+    if bound is None:
+        blocks.append(Paragraph(f"No upper bound found: {analysis['max_decreasing_reason']}."))
+        position = ""
+    else:
         blocks.append(
             Paragraph(
                 f"Along −g the loss goes down for every η up to **{fmt(bound)}** ({analysis['max_decreasing_reason']}, "
                 "found on f itself by bracketing and bisection)."
             )
         )
-    blocks.append(Paragraph(verdict))
+        if lr < bound:
+            position = f" is below it ({fmt(lr / bound * 100, 3)}% of the bound)"
+        else:
+            position = f" is **above it** ({fmt(lr / bound)} times the bound)"
+    # What the step did is read from the actual change, whichever side of the bound η is on.
+    blocks.append(Paragraph(f"Your η = {fmt(lr)}{position}: {step_outcome(analysis)}."))
     estimate = analysis["quadratic_estimate"]
     if estimate is not None:
         text = f"The quadratic model's estimate 2gᵀg / gᵀHg is {fmt(estimate)}"
@@ -583,27 +685,64 @@ def _learning_rates(document: dict) -> list[Block]:
     return blocks
 
 
-def _answer(document: dict) -> list[Block]:
+def step_outcome(analysis: dict) -> str:
+    """What the learner's step did to the loss, read from the actual change. Being above the bound does
+    not decide it: past the first η where the loss stops going down, f can come back down (sin does)."""
+    verb = VERDICT_VERBS.get(analysis["verdict"])
+    if verb is None:
+        return "after this step the loss is not a finite number"
+    change = fmt(analysis["actual_change"])
+    bound = analysis["max_decreasing_learning_rate"]
+    if analysis["verdict"] == "decreases" and bound is not None and analysis["learning_rate"] >= bound:
+        return (
+            f"this step still lowers the loss (change {change}); it overshoots past the bound yet lands lower, "
+            "which is luck of this function, not a guarantee"
+        )
+    return f"this step {verb} the loss (change {change})"
+
+
+def _lowered(analysis: dict) -> list[bool]:
+    """For each step size the document tried along −g (the learner's η and its halvings), whether it
+    lowered the loss."""
+    changes = [analysis["actual_change"], *(row["actual"] for row in analysis["shrinking"])]
+    return [change is not None and change < 0 for change in changes]
+
+
+def _direct_answer(document: dict) -> str:
+    """Yes only where the numbers show small steps going down: a bound below which every η lowers the
+    loss, or (with no bound) every step size tried lowering it away from a kink."""
     analysis = document["analysis"]
     bound = analysis["max_decreasing_learning_rate"]
-    stationary = any(c["kind"] == "stationary" for c in document["special_cases"])
-    if stationary:
-        answer = (
+    reason = analysis["max_decreasing_reason"]
+    yours = (
+        f"At your η = {fmt(analysis['learning_rate'])} the loss changed by {fmt(analysis['actual_change'])}."
+    )
+    if "stationary" in _kinds(document):
+        return (
             "No step lowers the loss from here: the gradient is zero, so backprop has no direction to offer."
         )
-    elif bound is not None:
-        answer = (
+    lowered = _lowered(analysis)
+    if bound is not None:
+        return (
             f"Yes, for this function at this point: every η below {fmt(bound)} lowers the loss in one "
-            f"simultaneous step, even though each partial assumed the other weights stay put. "
-            f"At your η = {fmt(analysis['learning_rate'])} the loss changed by {fmt(analysis['actual_change'])}."
+            f"simultaneous step, even though each partial assumed the other weights stay put. {yours}"
         )
-    else:
-        answer = (
-            f"Yes: {analysis['max_decreasing_reason']}. "
-            f"At your η = {fmt(analysis['learning_rate'])} the loss changed by {fmt(analysis['actual_change'])}."
+    if not any(lowered) and analysis["best_change"] is None:
+        return f"No: {reason}. {yours}"
+    if "kink" in _kinds(document):
+        return (
+            "Not guaranteed: f sits on a kink here, where the gradient averages the slopes on either side, so "
+            f"it does not promise that a small step lowers the loss; {reason}. {yours}"
         )
+    if all(lowered):
+        return f"Yes: {reason}. {yours}"
+    return f"Not guaranteed: {reason}. {yours}"
+
+
+def _answer(document: dict) -> list[Block]:
+    answer = _direct_answer(document)
     caveat = (
-        "The guarantee is for plain gradient descent on this one loss. Momentum and Adam take steps that no "
+        "All of this is about plain gradient descent on this one loss. Momentum and Adam take steps that no "
         "longer follow the current gradient, and each mini-batch is a different loss function, so there the "
         "loss can go up now and then."
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from tutor.engine.explain import VERDICT_VERBS, lower_scheme, step_outcome
 from tutor.engine.numbers import fmt
 from tutor.plots import misleading
 
@@ -135,24 +136,28 @@ def sign_flips(document: dict) -> list[dict]:
 
 
 def winner(document: dict) -> str | None:
-    """The scheme with the lower final loss (None when tied or a trial is missing)."""
-    finals = {t["method"]: t["final_loss"] for t in document["trials"]}
-    simultaneous, sequential = finals.get("simultaneous"), finals.get("sequential")
-    if simultaneous is None or sequential is None or simultaneous == sequential:
+    """The scheme with the lower final loss (None when tied, a trial is missing or one diverged)."""
+    trials = {t["method"]: t for t in document["trials"]}
+    simultaneous, sequential = trials.get("simultaneous"), trials.get("sequential")
+    if simultaneous is None or sequential is None:
         return None
-    return "simultaneous" if simultaneous < sequential else "sequential"
+    return lower_scheme(simultaneous, sequential)
 
 
 def learning_rate_position(analysis: dict) -> dict | None:
-    """The learner's η against the largest decreasing η, for the meter and its sentence."""
+    """The learner's η against the largest decreasing η, for the meter and its sentence; what the step
+    did comes from the actual change, since above the bound the loss can still go down."""
     bound = analysis.get("max_decreasing_learning_rate")
     if bound is None:
         return None
     rate = analysis["learning_rate"]
-    return {"rate": rate, "bound": bound, "ratio": rate / bound, "below": rate < bound}
-
-
-VERDICT_VERBS = {"decreases": "lowers", "increases": "raises", "unchanged": "does not change"}
+    return {
+        "rate": rate,
+        "bound": bound,
+        "ratio": rate / bound,
+        "below": rate < bound,
+        "outcome": step_outcome(analysis),
+    }
 
 
 def summary(document: dict) -> str:
