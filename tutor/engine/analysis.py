@@ -17,20 +17,22 @@ from tutor.engine.problem import Problem
 
 GRID_PER_DECADE = 80
 BISECTION_STEPS = 200
-
-
-def _nan_to_none(value: float) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
+# The least rounding noise assumed in a change of f, in units in the last place of f(x): each of the
+# two values it subtracts is off by up to about an ulp, so noise reaches about 2 ulps; twice that.
+NOISE_ULPS = 4
 
 
 class LineSearch:
     """φ(η) = f(x − ηg) − f(x) along the negative gradient of the parameters."""
 
-    def __init__(self, problem: Problem, loss: float, gradient: np.ndarray):
+    def __init__(self, problem: Problem, loss: float, gradient: np.ndarray, curvature: float | None = None):
+        """``curvature`` is gᵀHg when the Hessian is known (it sharpens the model noise_floor uses)."""
         self.problem = problem
         self.loss = loss
         self.direction = np.zeros_like(problem.start)
         self.direction[problem.parameter_index] = gradient[problem.parameter_index]
+        self.norm_squared = float(self.direction @ self.direction)
+        self.curvature = curvature if curvature is not None and math.isfinite(curvature) else 0.0
 
     def change(self, rates: np.ndarray) -> np.ndarray:
         columns = self.problem.start[:, None] - self.direction[:, None] * rates[None, :]
@@ -46,6 +48,19 @@ class LineSearch:
         rate = self.problem.learning_rate
         return min(1e-12, rate * 1e-6), max(1e6, rate * 1e3)
 
+    def noise_floor(self, rates: np.ndarray, changes: np.ndarray) -> float:
+        """The largest change of f that rounding alone may cause along the step. Measured, not assumed
+        from |f|: where terms cancel it is many ulps of f (0.701x² + 2.905x + 3.971 is 0.96 at
+        x = -2.05, from terms near 6), while near f = 1e9 the whole decrease can be 8 ulps (1e9 + x² at
+        x = 0.001). Where Taylor's model is exact far below rounding (the first decade of the grid, and
+        steps whose first-order change is under one ulp of f), what the grid sees beyond the model is
+        rounding: the floor is twice the largest of that, and at least NOISE_ULPS ulps."""
+        ulp = np.spacing(abs(self.loss))
+        gain = rates * self.norm_squared  # the first-order decrease η‖g‖²
+        deviation = np.abs(changes - (-gain + 0.5 * rates**2 * self.curvature))
+        sample = ((rates <= 10 * rates[0]) | (gain <= ulp)) & np.isfinite(deviation)
+        return max(NOISE_ULPS * ulp, 2 * float(np.max(deviation[sample], initial=0.0)))
+
     def max_decreasing(self) -> tuple[float | None, str, np.ndarray, np.ndarray]:
         """The first η > 0 where the loss stops going down: bracket on a log grid, refine by bisection."""
         low, high = self.search_range()
@@ -56,7 +71,7 @@ class LineSearch:
         # At the tiniest steps the change is lost in the rounding of f(x) and its sign is noise. Start
         # from the first step whose decrease clearly exceeds that noise floor, so that noise flipping
         # sign between two tiny steps is not taken for the loss turning back up.
-        noise = 64 * np.finfo(float).eps * max(abs(self.loss), 1e-300)
+        noise = self.noise_floor(rates, changes)
         decreasing = changes < 0
         clearly = changes < -noise
         first = int(np.argmax(clearly)) if clearly.any() else None
@@ -132,26 +147,34 @@ def analyse_first_step(
     """``gradient`` over every symbol (as Problem.start); ``hessian`` over the parameters only."""
     lr = problem.learning_rate
     g = gradient[problem.parameter_index]
-    search = LineSearch(problem, loss, gradient)
-    actual = search.change_at(lr)
-    shares = {name: -lr * float(gi) ** 2 for name, gi in zip(problem.parameters, g, strict=True)}
-    first_order = -lr * float(g @ g)
+    # Products in NumPy floats: a partial above about 1e154 squares to infinity (reported as null)
+    # where a Python float's ** would raise OverflowError.
+    squares = g * g
+    shares = {name: -lr * float(square) for name, square in zip(problem.parameters, squares, strict=True)}
+    norm_squared = float(np.sum(squares))
+    first_order = -lr * norm_squared
 
-    second_own = second_interplay = second = quadratic = None
+    curvature = second_own = second_interplay = second = quadratic = None
     if hessian is not None and np.all(np.isfinite(hessian)):
-        curvature = float(g @ hessian @ g)
-        own = float(np.sum(np.diag(hessian) * g * g))
+        diagonal = np.diag(hessian)
+        own = float(np.sum(diagonal * squares))
+        # The off-diagonal part on its own, not the whole minus the diagonal: with one parameter it is
+        # 0 even when the diagonal part overflows (infinity minus infinity would be NaN).
+        interplay = float(g @ (hessian - np.diag(diagonal)) @ g)
+        curvature = own + interplay
         second = 0.5 * lr**2 * curvature
         second_own = 0.5 * lr**2 * own
-        second_interplay = 0.5 * lr**2 * (curvature - own)
-        quadratic = 2 * float(g @ g) / curvature if curvature > 0 else None
+        second_interplay = 0.5 * lr**2 * interplay
+        quadratic = 2 * norm_squared / curvature if curvature > 0 else None
 
+    search = LineSearch(problem, loss, gradient, curvature)
+    actual = search.change_at(lr)
     bound, reason, rates, changes = search.max_decreasing()
     best_rate, best_change = search.best(bound, rates, changes)
     shrinking = []
     for k in range(4):
         rate = lr / 2**k
-        predicted = -rate * float(g @ g)
+        predicted = -rate * norm_squared
         change = search.change_at(rate)
         shrinking.append(
             {

@@ -107,6 +107,7 @@ def build_graph(tree: Node, point: Mapping[str, float]) -> Graph:
     nodes: list[GraphNode] = []
     variable_ids: dict[str, int] = {}
     ids: dict[int, int] = {}
+    constant_ids: set[int] = set()  # numbers and operations without variables
 
     def visit_variables(node: Node) -> None:
         stack = [node]
@@ -127,19 +128,20 @@ def build_graph(tree: Node, point: Mapping[str, float]) -> Graph:
             ids[id(current)] = variable_ids[current.name]
             continue
         if current.op == "const":
-            ids[id(current)] = len(nodes)
-            nodes.append(GraphNode(len(nodes), "const", current.text, [], float(current.value)))
-            continue
-        if not expanded:
+            node = GraphNode(len(nodes), "const", current.text, [], float(current.value))
+        elif not expanded:
             stack.append((current, True))
             stack.extend((child, False) for child in reversed(current.children))
             continue
-        inputs = [ids[id(child)] for child in current.children]
-        args = [nodes[i].value for i in inputs]
-        node = GraphNode(len(nodes), current.op, current.text, inputs, float_op(current.op, args))
-        if current.op in FUNCTIONS and all(math.isfinite(a) for a in args):
-            node.kink = FUNCTIONS[current.op].kink(*args)
-        ids[id(current)] = len(nodes)
+        else:
+            inputs = [ids[id(child)] for child in current.children]
+            args = [nodes[i].value for i in inputs]
+            node = GraphNode(len(nodes), current.op, current.text, inputs, float_op(current.op, args))
+            if current.op in FUNCTIONS and all(math.isfinite(a) for a in args):
+                node.kink = FUNCTIONS[current.op].kink(*args)
+        if current.constant is not None:
+            constant_ids.add(node.id)
+        ids[id(current)] = node.id
         nodes.append(node)
 
     output = ids[id(tree)]
@@ -149,5 +151,10 @@ def build_graph(tree: Node, point: Mapping[str, float]) -> Graph:
             continue
         slopes = _local_slopes(node.op, [nodes[i].value for i in node.inputs], node.value)
         for i, slope in zip(node.inputs, slopes, strict=True):
-            nodes[i].grad += node.grad * slope
+            # Constants are never updated, so backprop sends them nothing (their grad stays 0), as in
+            # the cs231n circuits where a constant is part of its gate. The slope into one can be
+            # undefined where f's gradient is not: x**2 has slope log(x)*x**2 in its exponent, not a
+            # real number for x < 0.
+            if i not in constant_ids:
+                nodes[i].grad += node.grad * slope
     return Graph(nodes, output)

@@ -5,8 +5,9 @@ Nothing here hands the text to SymPy, ``eval`` or ``exec``: SymPy's string funct
 ``ast.parse`` into Python's syntax tree, checked node by node against a small grammar, bounded in size
 before any SymPy call, and only then turned into SymPy objects built directly.
 
-Grammar: numbers, names, ``+ - * / **`` (``^`` means power too), unary minus and plus, parentheses,
-and calls of the functions in ``functions.FUNCTIONS`` with their fixed number of arguments.
+Grammar: numbers, names, ``+ - * / **`` (``^`` means power too, the typeset − is a minus, × and · are
+times), unary minus and plus, parentheses, and calls of the functions in ``functions.FUNCTIONS`` with
+their fixed number of arguments.
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ from tutor.engine.functions import FUNCTIONS
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
 _UNARY = {ast.USub: "neg", ast.UAdd: "pos"}
+# What the learner may type for Python's operators: ^ is a power (in Python it binds looser than +),
+# and the minus and times signs of typeset maths (the web form's hint shows −) are pasted too. The
+# times signs become " * " so that two of them never fuse into ** (a power).
+_TYPED_OPERATORS = {"^": "**", "−": "-", "×": " * ", "·": " * "}
+# SymPy's values for a division by zero and what follows from one: no number can be computed from them.
+_UNDEFINED = (sp.zoo, sp.oo, -sp.oo, sp.nan)
+# The argument that makes an operation undefined when it is 0 for every value: a divisor, the base of
+# a power (0 to a negative power), the argument of log.
+_ZERO_ARGUMENT = {"div": 1, "pow": 0, "log": 0}
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,7 @@ def check_name(name: str, limits: Limits, field: str = "point", column: int | No
 
 
 def parse_expression(text: str, limits: Limits | None = None) -> Parsed:
+    """Columns in refusals count the text as typed, from 1, surrounding spaces included."""
     limits = limits or Limits()
     if not isinstance(text, str):
         raise InputError("the expression must be text")
@@ -92,47 +103,71 @@ def parse_expression(text: str, limits: Limits | None = None) -> Parsed:
             f"the expression is {len(text)} characters long; the limit is {limits.max_expression_length}",
             column=limits.max_expression_length + 1,
         )
-    for index, char in enumerate(text):
-        if not (char.isascii() and (char.isprintable() or char in " \t")):
-            hint = "; write powers as x**2 or x^2" if char in "²³" else ""
-            raise InputError(f"the character {char!r} is not allowed{hint}", column=index + 1)
-    source, columns = _caret_to_power(text)
+    source, columns = _python_source(text)
     try:
         module = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         if not exc.offset:
             # Python gives no position when the text stops mid-formula ("x*", "x +"): point past its end.
-            raise InputError("the formula ends too early", column=len(text) + 1) from None
+            raise InputError("the formula ends too early", column=columns[-1]) from None
         column = columns[min(exc.offset - 1, len(columns) - 1)]
         raise InputError(f"this is not a formula I can read ({exc.msg})", column=column) from None
     except (RecursionError, MemoryError, ValueError):
         raise InputError("the expression is nested too deeply") from None
 
-    count = sum(1 for _ in ast.walk(module))
-    if count > limits.max_nodes:
-        raise InputError(f"the expression has {count} parts; the limit is {limits.max_nodes}")
+    ends = sorted(_part_ends(module))
+    if len(ends) > limits.max_nodes:
+        # Reading left to right, the parts complete by this column are already more than the limit.
+        raise InputError(
+            f"the expression has {len(ends)} parts; it passes the limit of {limits.max_nodes} here",
+            column=columns[ends[limits.max_nodes] - 1],
+        )
     tree = _Builder(source, columns, limits).build(module.body, depth=1)
-    names = _symbols_in_order(tree)
+    names = _first_appearances(tree)
     if len(names) > limits.max_symbols:
-        raise InputError(f"the expression has {len(names)} variables; the limit is {limits.max_symbols}")
+        raise InputError(
+            f"the expression has {len(names)} variables; the limit is {limits.max_symbols}",
+            column=list(names.values())[limits.max_symbols],
+        )
     if not names:
         raise InputError("the expression has no variables to differentiate")
     symbols = {name: sp.Symbol(name, real=True) for name in names}
-    expr = _to_sympy(tree, symbols)
-    _check_exponents(expr, limits)
-    return Parsed(text=text, tree=tree, expr=expr, symbols=names)
+    expr = _to_sympy(tree, symbols, limits)
+    return Parsed(text=text, tree=tree, expr=expr, symbols=tuple(names))
 
 
-def _caret_to_power(text: str) -> tuple[str, list[int]]:
-    """Replace ``^`` by ``**`` (in Python ``^`` binds looser than ``+``), keeping a map back to columns."""
+def _python_source(text: str) -> tuple[str, list[int]]:
+    """The text as Python source, and for each source character the column of the typed character it
+    comes from, then the column just past the last one typed. Surrounding whitespace is dropped (Python
+    reads a pasted " x" as an indented block) and the typed operators become Python's."""
+    start = len(text) - len(text.lstrip())
+    stripped = text.strip()
     out: list[str] = []
     columns: list[int] = []
-    for index, char in enumerate(text):
-        piece = "**" if char == "^" else char
+    for index, char in enumerate(stripped, start):
+        allowed = char.isascii() and (char.isprintable() or char in " \t")
+        if not allowed and char not in _TYPED_OPERATORS:
+            hint = "; write powers as x**2 or x^2" if char in "²³" else ""
+            raise InputError(f"the character {char!r} is not allowed{hint}", column=index + 1)
+        piece = _TYPED_OPERATORS.get(char, char)
         out.append(piece)
         columns.extend([index + 1] * len(piece))
-    columns.append(len(text) + 1)
+    columns.append(start + len(stripped) + 1)
     return "".join(out), columns
+
+
+def _part_ends(module: ast.Expression) -> list[int]:
+    """Where each node of the syntax tree ends in the source (an offset past its last character); an
+    operator or a context has no position and ends with the node it belongs to."""
+    ends: list[int] = []
+    stack: list[tuple[ast.AST, int]] = [(module, module.body.end_col_offset)]
+    while stack:
+        node, parent_end = stack.pop()
+        end = getattr(node, "end_col_offset", None)
+        end = parent_end if end is None else end
+        ends.append(end)
+        stack.extend((child, end) for child in ast.iter_child_nodes(node))
+    return ends
 
 
 class _Builder:
@@ -245,24 +280,31 @@ def _describe(node: ast.AST) -> str:
     return text if len(text) <= 30 else text[:27] + "..."
 
 
-def _symbols_in_order(node: Node) -> tuple[str, ...]:
-    seen: dict[str, None] = {}
+def _first_appearances(node: Node) -> dict[str, int]:
+    """Each variable with the column where it first appears, in order of first appearance."""
+    seen: dict[str, int] = {}
     stack = [node]
     while stack:
         current = stack.pop()
         if current.op == "input":
-            seen.setdefault(current.name, None)
+            seen.setdefault(current.name, current.column)
         stack.extend(reversed(current.children))
-    return tuple(seen)
+    return seen
 
 
-def _to_sympy(node: Node, symbols: dict[str, sp.Symbol]) -> sp.Expr:
+def _to_sympy(node: Node, symbols: dict[str, sp.Symbol], limits: Limits) -> sp.Expr:
     if node.op == "input":
         return symbols[node.name]
     if node.op == "const":
         return sp.Rational(node.value.numerator, node.value.denominator)
-    args = [_to_sympy(child, symbols) for child in node.children]
-    match node.op:
+    args = [_to_sympy(child, symbols, limits) for child in node.children]
+    expr = _operation(node.op, args)
+    _check_built(node, args, expr, limits)
+    return expr
+
+
+def _operation(op: str, args: list[sp.Expr]) -> sp.Expr:
+    match op:
         case "add":
             return args[0] + args[1]
         case "sub":
@@ -277,13 +319,31 @@ def _to_sympy(node: Node, symbols: dict[str, sp.Symbol]) -> sp.Expr:
             return -args[0]
         case "pos":
             return args[0]
-    return FUNCTIONS[node.op].sympy(*args)
+    return FUNCTIONS[op].sympy(*args)
 
 
-def _check_exponents(expr: sp.Expr, limits: Limits) -> None:
-    """SymPy folds (x**a)**b into x**(a*b): keep folded exponents small enough to evaluate."""
+def _check_built(node: Node, args: list[sp.Expr], expr: sp.Expr, limits: Limits) -> None:
+    """Refuse, at the operation that makes it, what no number can be computed from. Checked at every
+    operation, not on the whole: SymPy may fold an undefined part away (1/(x/(y-y)) becomes 0)."""
+    if expr.has(*_UNDEFINED):
+        raise _undefined_everywhere(node, args)
+    # SymPy folds (x**a)**b into x**(a*b): keep folded exponents small enough to evaluate.
     bound = limits.max_exponent**2
     for power in expr.atoms(sp.Pow):
         exponent = power.exp
         if exponent.is_Number and abs(float(exponent)) > bound:
-            raise InputError(f"the combined exponent {exponent} is larger than the limit {bound:g}")
+            where = node.children[1] if node.op == "pow" else node
+            raise InputError(
+                f"the combined exponent {exponent} is larger than the limit {bound:g}", column=where.column
+            )
+
+
+def _undefined_everywhere(node: Node, args: list[sp.Expr]) -> InputError:
+    """The refusal of an operation SymPy made infinite or NaN, at the argument that is always 0."""
+    index = _ZERO_ARGUMENT.get(node.op)
+    if index is None or args[index] != 0:
+        return InputError(f"{node.text} is undefined for every value of its variables", column=node.column)
+    zero = node.children[index]
+    what = f"{node.text} is undefined (the log of 0)" if node.op == "log" else f"{node.text} divides by zero"
+    why = "" if zero.constant is not None else f": {zero.text} is 0 for every value of its variables"
+    return InputError(what + why, column=zero.column)
