@@ -31,6 +31,9 @@ class Compiled:
     # no error-state switching per call. Their callers run under np.errstate(all="ignore") (answer()
     # and every trial do), because NaN and infinity are answers here, not errors to warn about.
 
+    # Arguments stay NumPy scalars: as Python floats, 1/0 and overflow would raise instead of giving
+    # infinity, which the trials report as divergence.
+
     def loss(self, values: np.ndarray) -> float:
         return float(self._loss(*values))
 

@@ -59,13 +59,11 @@ class Problem:
 
     def point_of(self, values: np.ndarray) -> dict[str, float]:
         """The parameters' values (fixed symbols never change, so they are not repeated per step)."""
-        return {name: float(values[i]) for name, i in zip(self.parameters, self.parameter_index, strict=True)}
+        return dict(zip(self.parameters, values[self.parameter_index].tolist(), strict=True))
 
     def gradient_of(self, gradient: np.ndarray) -> dict[str, float]:
         """The full gradient restricted to the parameters, by name."""
-        return {
-            name: float(gradient[i]) for name, i in zip(self.parameters, self.parameter_index, strict=True)
-        }
+        return dict(zip(self.parameters, gradient[self.parameter_index].tolist(), strict=True))
 
     def _args(self, values: np.ndarray, rows: Rows) -> list[object]:
         """One argument per symbol: the values, with each data column's rows on a new last axis."""

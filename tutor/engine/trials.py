@@ -34,7 +34,8 @@ Stepper = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray | None]]
 
 def _finite(loss: float, values: np.ndarray) -> bool:
     # Callers pass the parameters only: a data column's place in the vector holds NaN by design.
-    return math.isfinite(loss) and bool(np.isfinite(values).all())
+    # Plain floats: vectors here have a handful of entries, where NumPy's per-call cost dominates.
+    return math.isfinite(loss) and all(map(math.isfinite, values.tolist()))
 
 
 def angle_degrees(a: np.ndarray, b: np.ndarray) -> float:
@@ -52,7 +53,7 @@ def angle_degrees(a: np.ndarray, b: np.ndarray) -> float:
 
 def _named(problem: Problem, vector: np.ndarray) -> dict[str, float]:
     """A vector over the parameters, by name."""
-    return {name: float(v) for name, v in zip(problem.parameters, vector, strict=True)}
+    return dict(zip(problem.parameters, vector.tolist(), strict=True))
 
 
 def _trial(problem: Problem, method: str, settings: dict, steps: list[dict], diverged_at: int | None) -> dict:
