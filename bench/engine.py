@@ -9,7 +9,7 @@ from dataclasses import replace
 from tutor.config import Limits
 from tutor.engine import Question, answer
 from tutor.engine.analysis import analyse_first_step
-from tutor.engine.compiled import _compile, _hessian_function
+from tutor.engine.compiled import _compile, _hessian_function, differentiate
 from tutor.engine.explain import explain
 from tutor.engine.graph import build_graph
 from tutor.engine.parse import _printed, parse_expression
@@ -19,6 +19,7 @@ from tutor.engine.trials import TRIALS
 
 
 def _clear_caches() -> None:
+    differentiate.cache_clear()
     _compile.cache_clear()
     _hessian_function.cache_clear()
     _printed.cache_clear()
@@ -37,7 +38,10 @@ def phases(question: Question) -> dict[str, float]:
 
     parsed = timed("parse", parse_expression, question.expression, limits)
     checked = check_question(question, parsed, limits)
-    problem = timed("differentiate+compile", Problem.from_checked, checked)
+    # Differentiating first fills its cache, so building the Problem then times the compiling alone
+    # (printing the partials as text and LaTeX, and lambdify with cse).
+    timed("differentiate", differentiate, parsed.expr, parsed.symbols)
+    problem = timed("compile", Problem.from_checked, checked)
     loss, gradient = problem.compiled.loss_and_gradient(problem.start)
     hessian = timed("hessian", problem.hessian, problem.start)
     timed("graph", build_graph, parsed.tree, checked.point)
