@@ -234,3 +234,18 @@ def test_retry_after_in_seconds_as_a_date_or_in_discourses_body():
     assert retry_after_seconds(response_with({"Retry-After": in_a_minute}), now) == 60
     assert retry_after_seconds(response_with({}, b'{"extras": {"wait_seconds": 12}}')) == 12
     assert retry_after_seconds(response_with({}, b"Slow down")) is None
+
+
+def test_the_readmes_examples_are_questions_the_tutor_answers():
+    # The syntax learners copy from the README must keep working.
+    import re
+    import textwrap
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Discourse", 1)[1].split("\n## ", 1)[0]
+    inline = re.search(r"^    (@tutorbot f = .*)$", section, re.M).group(1)
+    block = re.search(r"^(    ```tutor\n(?:    .*\n)+?    ```)$", section, re.M).group(1)
+    for post in (inline, textwrap.dedent(block)):
+        document = tutor.engine.answer(read_question(post, BOT))
+        assert document["trials"] and document["analysis"] is not None
