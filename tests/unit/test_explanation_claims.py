@@ -13,7 +13,7 @@ import sympy as sp
 
 from tutor.engine import Question, answer
 from tutor.engine.explain import Math, build_blocks
-from tutor.engine.numbers import denoise
+from tutor.engine.numbers import denoise, fmt
 
 
 def ask(expression: str, point: dict[str, float], learning_rate: float, steps: int = 1) -> dict:
@@ -56,6 +56,7 @@ CASES = [
     ("max(x, -2*x) - x**2/10", {"x": 0}, 400),
     ("relu(x) + x", {"x": 0}, 0.1),
     ("x**2 + y**2", {"x": 0, "y": 0}, 0.1),
+    ("x**2 + 100*y**2", {"x": 1, "y": 1}, 0.011),  # just past the bound: the loss goes up
 ]
 
 
@@ -79,6 +80,17 @@ def test_the_answer_says_yes_only_when_small_steps_are_shown_to_lower_the_loss(e
         assert not answer_text.startswith("Yes"), answer_text
     if re.match(r"No\b", answer_text):
         assert not any(c is not None and c < 0 for c in changes)
+
+
+@pytest.mark.parametrize(("expression", "point", "rate"), CASES)
+def test_the_answer_never_says_the_learners_step_went_down_when_it_did_not(expression, point, rate):
+    document = ask(expression, point, rate)
+    analysis = document["analysis"]
+    answer_text = section(document, "Is the loss guaranteed to go down?").strip()
+    bound = analysis["max_decreasing_learning_rate"]
+    if answer_text.startswith("Yes") and bound is not None and not analysis["actual_change"] < 0:
+        # A yes for small steps must say the learner's own step was not one of them.
+        assert f"But not at your η = {fmt(rate)}" in answer_text, answer_text
 
 
 def test_relu_on_its_kink_is_not_answered_yes():

@@ -723,10 +723,17 @@ def _direct_answer(document: dict) -> str:
         )
     lowered = _lowered(analysis)
     if bound is not None:
-        return (
+        small_enough = (
             f"Yes, for this function at this point: every η below {fmt(bound)} lowers the loss in one "
-            f"simultaneous step, even though each partial assumed the other weights stay put. {yours}"
+            f"simultaneous step, even though each partial assumed the other weights stay put."
         )
+        if analysis["verdict"] != "decreases":
+            # The guarantee is for small enough steps; the learner's own step was not one of them.
+            return (
+                f"{small_enough} But not at your η = {fmt(analysis['learning_rate'])}: it is past that bound, "
+                f"and {step_outcome(analysis)}."
+            )
+        return f"{small_enough} {yours}"
     if not any(lowered) and analysis["best_change"] is None:
         return f"No: {reason}. {yours}"
     if "kink" in _kinds(document):

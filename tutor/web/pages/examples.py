@@ -69,8 +69,9 @@ EXAMPLES = (
     ),
     Example(
         "bowl",
-        "A small-looking learning rate that diverges",
-        "An ill-conditioned bowl: η = 0.011 is just past the bound 0.01 set by the steep direction.",
+        "A small-looking learning rate that makes the loss grow",
+        "An ill-conditioned bowl: η = 0.011 is just past the bound 0.01 set by the steep direction, and "
+        "the loss grows at every step.",
         "x**2 + 100*y**2",
         "x=1, y=1",
         "0.011",
