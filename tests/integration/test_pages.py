@@ -431,6 +431,12 @@ def test_rerun_with_a_bad_rate_reshows_the_case(client, flip_case):
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert 'id="learning_rate-error"' in html and 'value="-1"' in html
+    # The message also stands first on the page, linked to the field: the form is far below.
+    summary = html.index('class="error-summary"')
+    assert summary < html.index("<h1>") and '<a href="#learning_rate">' in html[summary:]
+    # Reloading that address (a GET) goes back to the case's form instead of a 405.
+    again = client.get(f"{flip_case}/rerun")
+    assert again.status_code == 303 and again.headers["Location"].endswith(f"{flip_case}#rerun-heading")
 
 
 def test_undefined_point_still_answers_without_plots(client):

@@ -282,6 +282,12 @@ def write_atomically(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
+@bp.get("/cases/<case_id>/rerun")
+def rerun_form(case_id: str) -> Response:
+    # Reloading or bookmarking the page a refused re-run left behind: back to the case's form.
+    return redirect(url_for(".case", case_id=load_case(case_id)["id"], _anchor="rerun-heading"), code=303)
+
+
 @bp.post("/cases/<case_id>/rerun")
 def rerun(case_id: str) -> Response | tuple[str, int]:
     case = load_case(case_id)
