@@ -94,3 +94,21 @@ def test_relu_on_its_kink_is_not_answered_yes_and_the_page_says_f_is_not_smooth(
     answer = explanation.split("Is the loss guaranteed to go down?", 1)[1].strip()
     assert answer.startswith("No:"), answer
     assert "not smooth" in explanation and "stays about the same" not in explanation
+
+
+def test_the_lower_flag_goes_to_the_lowest_final_loss_of_every_trial(client, app):
+    case, html = asked(
+        client,
+        app,
+        expression="(sigmoid(w0*x0 + w1*x1 + b) - 1)**2",
+        point="w0=0.5, w1=-0.3, b=0.1, x0=1, x1=2",
+        learning_rate="0.5",
+        steps="20",
+        fixed="x0, x1",
+        methods=["simultaneous", "sequential", "momentum", "adam", "rmsprop"],
+    )
+    finals = {t["method"]: t["final_loss"] for t in case["trials"]}
+    assert len(finals) == 5 and len(set(finals.values())) == 5
+    marked = re.findall(r'<tr class="winner" data-trial="(\w+)">', html)
+    assert marked == [min(finals, key=finals.get)]
+    assert marked != ["simultaneous"] and marked != ["sequential"]  # an optimizer ends lowest here

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from tutor.engine.explain import VERDICT_VERBS, lower_scheme, step_outcome
+from tutor.engine.explain import VERDICT_VERBS, step_outcome
 from tutor.engine.numbers import fmt
 from tutor.plots import misleading
 
@@ -136,12 +136,14 @@ def sign_flips(document: dict) -> list[dict]:
 
 
 def winner(document: dict) -> str | None:
-    """The scheme with the lower final loss (None when tied, a trial is missing or one diverged)."""
-    trials = {t["method"]: t for t in document["trials"]}
-    simultaneous, sequential = trials.get("simultaneous"), trials.get("sequential")
-    if simultaneous is None or sequential is None:
+    """The trial with the lowest final loss, flagged "lower" in the comparison of every trial. None with
+    fewer than two trials, when the lowest is shared, or when a trial diverged (its last finite loss is
+    not where it ended, so no ranking is fair)."""
+    trials = [trial for trial in document["trials"] if trial["steps"]]
+    if len(trials) < 2 or any(trial["diverged_at"] is not None for trial in trials):
         return None
-    return lower_scheme(simultaneous, sequential)
+    first, second = sorted(trials, key=lambda trial: trial["final_loss"])[:2]
+    return None if first["final_loss"] == second["final_loss"] else first["method"]
 
 
 def learning_rate_position(analysis: dict) -> dict | None:
