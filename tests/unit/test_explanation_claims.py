@@ -245,3 +245,19 @@ def test_not_far_enough_is_said_only_where_a_slope_depends_on_another_parameter(
         return
     assert ("did not move far enough" in story) == slopes_interact(document), story
     assert ("no parameter's slope depends on another's" in story) == (not slopes_interact(document)), story
+
+
+def test_a_sum_that_cancels_within_rounding_is_shown_as_zero_and_others_as_computed():
+    document = ask(
+        "(sigmoid(w0*x0 + w1*x1 + b) - 1)**2", {"w0": 0.5, "w1": -0.3, "b": 0.1, "x0": 1, "x1": 2}, 0.5
+    )
+    nodes = {n["id"]: n for n in document["graph"]["nodes"]}
+    table = section(document, "Forward pass")
+    for node in nodes.values():
+        inputs = [abs(nodes[i]["value"]) for i in node["inputs"]]
+        cancels = node["op"] in ("add", "sub") and abs(node["value"]) <= 1e-12 * max(inputs, default=0)
+        row = re.search(rf"^\| {node['id']} \| .*$", table, re.M).group(0)
+        value_cell = row.split("|")[4].strip()
+        assert value_cell == ("0" if cancels else fmt(node["value"])), row
+    # 0.5·1 − 0.3·2 + 0.1 is 2.8e-17 in floats: the case this is about is really here.
+    assert any(n["op"] == "add" and 0 < abs(n["value"]) < 1e-15 for n in nodes.values())

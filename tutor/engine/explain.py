@@ -160,11 +160,24 @@ def build_blocks(document: dict) -> list[Block]:
     return blocks
 
 
+def shown_values(nodes: list[dict]) -> dict[int, float | None]:
+    """Each node's forward value as a person reads it: a sum or difference whose inputs cancel within
+    rounding is the 0 it is (w0·x0 + w1·x1 + b at 0.5·1 − 0.3·2 + 0.1 computes as 2.8e-17)."""
+    value = {node["id"]: node["value"] for node in nodes}
+    shown = {}
+    for node in nodes:
+        inputs = [abs(value[i]) for i in node["inputs"] if value[i] is not None]
+        cancels = node["op"] in ("add", "sub") and inputs
+        shown[node["id"]] = denoise(node["value"], max(inputs)) if cancels else node["value"]
+    return shown
+
+
 def _forward_backward(document: dict) -> list[Block]:
     graph = document["graph"]
     nodes = graph["nodes"]
+    shown = shown_values(nodes)
     rows = tuple(
-        (str(n["id"]), n["op"], code(n["label"]), fmt(n["value"]), fmt(n["grad"]))
+        (str(n["id"]), n["op"], code(n["label"]), fmt(shown[n["id"]]), fmt(n["grad"]))
         for n in nodes[:MAX_GRAPH_ROWS]
     )
     row = document["graph_row"]

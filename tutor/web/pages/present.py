@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from tutor.engine.explain import VERDICT_VERBS, step_outcome
+from tutor.engine.explain import VERDICT_VERBS, shown_values, step_outcome
 from tutor.engine.numbers import fmt
 from tutor.plots import misleading
 
@@ -82,6 +82,7 @@ def diagram(graph: dict) -> Diagram | None:
         row = rows.get(column, 0)
         rows[column] = row + 1
         position[node["id"]] = (MARGIN + column * (BOX_WIDTH + GAP_X), MARGIN + row * (BOX_HEIGHT + GAP_Y))
+    shown = shown_values(nodes)
     boxes = []
     for node in nodes:
         x, y = position[node["id"]]
@@ -99,7 +100,7 @@ def diagram(graph: dict) -> Diagram | None:
                 y,
                 _shorten(heading, 14),
                 node["label"],
-                fmt(node["value"]),
+                fmt(shown[node["id"]]),
                 fmt(node["grad"]),
                 kind,
             )

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from tutor import mathml, plots
 from tutor.engine import InputError, question_from_text
+from tutor.engine.explain import shown_values
 from tutor.engine.numbers import denoise, fmt
 from tutor.engine.question import METHODS, parse_number
 from tutor.sandbox import AnalysisUnavailable, Analyzer
@@ -211,6 +212,7 @@ def render_case(case: dict, rerun_form: RerunForm, status: int = 200) -> tuple[s
         summary=present.summary(case),
         formulas=formulas_for(case),
         diagram=present.diagram(case["graph"]),
+        node_values=shown_values(case["graph"]["nodes"]),
         steps=present.first_steps(case),
         flips=present.sign_flips(case),
         winner=present.winner(case),
