@@ -580,6 +580,22 @@ def test_openapi_and_docs_are_local(client):
     assert "cdn" not in docs.lower()
 
 
+def test_docs_show_each_body_field_and_who_may_call(client):
+    spec = client.get("/openapi.json").get_json()
+    docs = client.get("/docs").get_data(as_text=True)
+    case_in = spec["components"]["schemas"]["CaseIn"]
+    create = docs.split('<span class="method">POST</span> <code>/api/v1/cases</code>')[1]
+    create = create.split('<section class="operation"')[0]
+    # Every member of the question's body, and which of them are required, from the schema itself.
+    for name in case_in["properties"]:
+        item = re.search(rf"<li><code>{name}</code> \(([^)]*)\)", create)
+        assert item, f"no body field {name}"
+        assert ("required" in item.group(1)) == (name in case_in["required"])
+    assert "needs a token" in create and "Authorization: Bearer" in docs
+    # Descriptions are Markdown: code spans become <code>, never stay as backticks.
+    assert "`" not in re.sub(r"<pre.*?</pre>", "", docs, flags=re.S)
+
+
 def test_rate_limit_answers_429(tmp_path, monkeypatch):
     monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(tmp_path))
     limited = create_app(

@@ -26,8 +26,18 @@ _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
 _LATEX_BLOCK = re.compile(r"^\$\$\n.*?\n\$\$\n?", re.DOTALL | re.MULTILINE)
 
 
+def markdown_html(markdown: str) -> Markup:
+    """Markdown as HTML blocks; any raw HTML in it stays text (html is off in the renderer)."""
+    return Markup(_markdown.render(markdown))  # noqa: S704 - html disabled above
+
+
+def inline_markdown_html(markdown: str) -> Markup:
+    """One line of Markdown (code spans, emphasis) as inline HTML, raw HTML still text."""
+    return Markup(_markdown.renderInline(markdown))  # noqa: S704 - html disabled above
+
+
 def explanation_html(markdown: str) -> Markup:
-    return Markup(_markdown.render(_LATEX_BLOCK.sub("", markdown)))  # noqa: S704 - html disabled above
+    return markdown_html(_LATEX_BLOCK.sub("", markdown))
 
 
 @dataclass(frozen=True)
