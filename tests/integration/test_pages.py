@@ -494,9 +494,21 @@ def test_reviewer_finds_filters_and_deletes_a_case(client, app):
     client.get(f"{location}/plots/loss.png")
     plot_folder = Path(app.config["PLOT_CACHE_DIR"]) / case_id
     assert plot_folder.exists()
-    response = client.post(f"/cases/{case_id}/delete", data={"csrf_token": csrf_token(html)})
+    html = client.get("/cases?search=100*y").get_data(as_text=True)
+    sent_next = re.search(r'name="next" value="([^"]*)"', html).group(1)
+    response = client.post(
+        f"/cases/{case_id}/delete", data={"csrf_token": csrf_token(html), "next": unescape(sent_next)}
+    )
     assert response.status_code == 303
+    assert response.headers["Location"] == "/cases?search=100*y"  # back to the filtered list
     assert "Deleted the case" in client.get(response.headers["Location"]).get_data(as_text=True)
+    # Somewhere off the site is never where a delete returns to.
+    other = asked_case(client, expression="x**2 + 100*y**2", point="x=2, y=1", learning_rate="0.011")
+    away = client.post(
+        f"/cases/{other.rsplit('/', 1)[1]}/delete",
+        data={"csrf_token": csrf_token(html), "next": "https://evil.example/"},
+    )
+    assert away.headers["Location"] == "/cases"
     assert client.get(location).status_code == 404
     with pytest.raises(CaseNotFound):
         app.extensions["tutor"].cases.get(case_id)

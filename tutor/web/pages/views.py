@@ -366,7 +366,8 @@ def delete(case_id: str) -> Response:
         abort(404)  # deleted by another reviewer in the meantime
     shutil.rmtree(Path(current_app.config["PLOT_CACHE_DIR"]) / str(case["id"]), ignore_errors=True)
     flash(f"Deleted the case for {case['input']['expression']}.")
-    return redirect(url_for(".review"), code=303)
+    # Back to the list as the reviewer filtered it.
+    return redirect(safe_next(request.form.get("next")) or url_for(".review"), code=303)
 
 
 @bp.route("/login", methods=["GET", "POST"])
