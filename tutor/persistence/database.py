@@ -18,7 +18,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from tutor import json_text
@@ -39,9 +39,9 @@ def make_engine(url: str, *, foreign_keys: bool = True, **kwargs) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, **_JSON, pool_pre_ping=True, **kwargs)
 
-    database = parsed.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    file = _sqlite_file(parsed)
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, **_JSON, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -65,12 +65,18 @@ def make_engine(url: str, *, foreign_keys: bool = True, **kwargs) -> Engine:
     return engine
 
 
+def _sqlite_file(url: URL) -> Path | None:
+    """The file of an SQLite database URL; None for other databases, in-memory ones and URI filenames."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
 def _write_lock_path(engine: Engine) -> str | None:
     """The lock file writers of an SQLite database file queue on; None for other databases."""
-    database = engine.url.database or ""
-    if engine.dialect.name != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
-        return None
-    return f"{Path(database).expanduser()}.write-lock"
+    file = _sqlite_file(engine.url)
+    return None if file is None else f"{file}.write-lock"
 
 
 class Database:
