@@ -69,6 +69,11 @@ class Checked:
     shuffle_seed: int | None
 
 
+def default_order(point: Mapping[str, float], fixed: Sequence[str]) -> tuple[str, ...]:
+    """The parameters, in the order of the point: the sequential order when the question gives none."""
+    return tuple(name for name in point if name not in fixed)
+
+
 def check_question(question: Question, parsed: Parsed, limits: Limits) -> Checked:
     data = _check_data(question.data, parsed, limits)
     point = _check_point(question.point, parsed, limits, data or {})
@@ -91,7 +96,7 @@ def check_question(question: Question, parsed: Parsed, limits: Limits) -> Checke
             raise InputError(f"'{name}' is held fixed but is not in the expression", "fixed")
     if len(set(fixed)) != len(fixed):
         raise InputError("a symbol is listed twice", "fixed")
-    free = tuple(name for name in point if name not in fixed)
+    free = default_order(point, fixed)
     if not free:
         if data:
             raise InputError("every symbol is fixed or a data column: nothing is left to update", "point")

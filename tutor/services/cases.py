@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tutor.config import Settings
 from tutor.engine import BASIC_METHODS, InputError, Question
+from tutor.engine.question import default_order
 from tutor.persistence.database import Database
 from tutor.persistence.models import Case
 from tutor.persistence.repository import OUTCOMES, CaseFilter, CaseRepository
@@ -144,13 +145,10 @@ def asked_the_same(
     """Whether ``question`` (with its text, re-running ``parent_id``) is what ``case`` was asked.
 
     The saved input has the engine's defaults filled in; a question that leaves them out asks for
-    the same defaults: the order of the point without the fixed symbols, and the basic trials (the
-    minibatch trial comes with a batch size either way)."""
+    the same defaults: the engine's default order, and the basic trials (the minibatch trial comes
+    with a batch size either way)."""
     given = case["input"]
-    fixed = list(question.fixed)
-    order = (
-        list(question.order) if question.order is not None else [n for n in question.point if n not in fixed]
-    )
+    order = question.order if question.order is not None else default_order(question.point, question.fixed)
 
     def trials(methods: Iterable[str]) -> list[str]:
         return [method for method in methods if method != "minibatch"]
@@ -160,8 +158,8 @@ def asked_the_same(
         and list(given["point"].items()) == [(name, float(v)) for name, v in question.point.items()]
         and given["learning_rate"] == question.learning_rate
         and given["steps"] == question.steps
-        and sorted(given["fixed"]) == sorted(fixed)
-        and given["order"] == order
+        and sorted(given["fixed"]) == sorted(question.fixed)
+        and given["order"] == list(order)
         and trials(given.get("methods", BASIC_METHODS)) == trials(question.methods)
         and given.get("settings", {}) == {name: float(v) for name, v in question.settings.items()}
         and given.get("data") == (dict(question.data) if question.data is not None else None)
