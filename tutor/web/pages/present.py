@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from tutor.engine.explain import VERDICT_VERBS, shown_values, step_outcome
+from tutor.engine.explain import VERDICT_VERBS, step_outcome
 from tutor.engine.numbers import fmt
 from tutor.plots import misleading
 
@@ -68,8 +68,9 @@ class Diagram:
     edges: list[Edge]
 
 
-def diagram(graph: dict) -> Diagram | None:
-    """Inputs on the left, f on the right; each node one column right of its deepest input."""
+def diagram(graph: dict, values: dict[int, float | None]) -> Diagram | None:
+    """Inputs on the left, f on the right; each node one column right of its deepest input. ``values``
+    are the nodes' values as shown (``shown_values``), the same as in the table beside it."""
     nodes = graph["nodes"]
     if not nodes or len(nodes) > MAX_DIAGRAM_NODES:
         return None
@@ -92,7 +93,6 @@ def diagram(graph: dict) -> Diagram | None:
         row = rows.get(column, 0)
         rows[column] = row + 1
         position[node["id"]] = (MARGIN + column * (BOX_WIDTH + GAP_X), MARGIN + row * (BOX_HEIGHT + GAP_Y))
-    shown = shown_values(nodes)
     boxes = []
     for node in nodes:
         x, y = position[node["id"]]
@@ -110,7 +110,7 @@ def diagram(graph: dict) -> Diagram | None:
                 y,
                 _shorten(heading, 14),
                 node["label"],
-                fmt(shown[node["id"]]),
+                fmt(values[node["id"]]),
                 fmt(node["grad"]),
                 kind,
             )

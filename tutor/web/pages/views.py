@@ -187,6 +187,7 @@ def case(case_id: str) -> str:
 def render_case(case: dict, rerun_form: RerunForm, status: int = 200) -> tuple[str, int]:
     case_id = str(case["id"])
     permalink = absolute(url_for(".case", case_id=case_id))
+    node_values = shown_values(case["graph"]["nodes"])
     available = plots.available(case)
     plot_items = [
         {
@@ -211,8 +212,8 @@ def render_case(case: dict, rerun_form: RerunForm, status: int = 200) -> tuple[s
         meta=meta,
         summary=present.summary(case),
         formulas=formulas_for(case),
-        diagram=present.diagram(case["graph"]),
-        node_values=shown_values(case["graph"]["nodes"]),
+        diagram=present.diagram(case["graph"], node_values),
+        node_values=node_values,
         steps=present.first_steps(case),
         flips=present.sign_flips(case),
         winner=present.winner(case),
