@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape
 
 import pytest
+from support.examples import example_document
 
-from tutor.engine import answer, question_from_text
 from tutor.engine.numbers import fmt
-from tutor.web.pages.examples import BY_SLUG
 from tutor.web.pages.present import KEY_ROWS, markdown_html, summary
 
 pytestmark = pytest.mark.browser
@@ -27,26 +27,6 @@ EXAMPLES = ("flip", "neuron", "momentum", "minibatch")
 FLIP_PAGE_HEIGHT = 4000
 
 
-def example_document(slug: str) -> dict:
-    """The engine's answer to the example's question: what the page must show."""
-    e = BY_SLUG[slug]
-    return answer(
-        question_from_text(
-            e.expression,
-            e.point,
-            e.learning_rate,
-            e.steps,
-            e.fixed,
-            e.order,
-            ",".join(e.methods),
-            settings=e.settings,
-            data=e.data,
-            batch_size=e.batch_size,
-            shuffle_seed=e.shuffle_seed,
-        )
-    )
-
-
 def expected_answer(document: dict) -> str:
     """The short answer's text as the page shows it: the engine's summary, or the headline before it."""
     written = document["explanation"].get("summary")
@@ -56,8 +36,6 @@ def expected_answer(document: dict) -> str:
 
 
 def words(text: str) -> str:
-    from html import unescape
-
     return " ".join(unescape(text).split())
 
 

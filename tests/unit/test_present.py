@@ -7,32 +7,13 @@ from __future__ import annotations
 import math
 
 import pytest
+from support.examples import example_document
 
 from tutor.engine import answer, question_from_text
 from tutor.engine.explain import shown_values
 from tutor.engine.graph import float_op
 from tutor.engine.numbers import fmt
 from tutor.web.pages import present
-from tutor.web.pages.examples import BY_SLUG
-
-
-def example(slug: str) -> dict:
-    e = BY_SLUG[slug]
-    return answer(
-        question_from_text(
-            e.expression,
-            e.point,
-            e.learning_rate,
-            e.steps,
-            e.fixed,
-            e.order,
-            ",".join(e.methods),
-            settings=e.settings,
-            data=e.data,
-            batch_size=e.batch_size,
-            shuffle_seed=e.shuffle_seed,
-        )
-    )
 
 
 def drawn(document: dict) -> present.Diagram:
@@ -57,7 +38,7 @@ def numeric_slope(node: dict, position: int, nodes: dict[int, dict]) -> float:
 
 
 def test_numeric_constants_are_folded_into_their_operation():
-    document = example("neuron")  # (sigmoid(w0*x0 + w1*x1 + b) - 1)**2
+    document = example_document("neuron")  # (sigmoid(w0*x0 + w1*x1 + b) - 1)**2
     diagram = drawn(document)
     nodes = document["graph"]["nodes"]
     constants = [n["id"] for n in nodes if n["op"] == "const"]
@@ -109,7 +90,7 @@ def test_each_arrow_carries_the_local_slope_and_its_share_of_the_gradient(expres
 
 
 def test_both_layouts_hold_every_box_with_f_last():
-    document = example("neuron")
+    document = example_document("neuron")
     diagram = drawn(document)
     output = document["graph"]["output"]
     for layout in (diagram.across, diagram.down):
@@ -134,7 +115,7 @@ def test_a_small_graph_needs_one_layout():
 
 
 def test_the_graph_table_lists_each_operations_slopes_to_its_non_constant_inputs():
-    document = example("neuron")
+    document = example_document("neuron")
     slopes = present.node_slopes(document["graph"])
     by_label = {n["label"]: n["id"] for n in document["graph"]["nodes"]}
     assert slopes[by_label["w0 * x0"]] == [("w0", 1.0), ("x0", 0.5)]
@@ -158,7 +139,7 @@ def test_the_graph_table_lists_each_operations_slopes_to_its_non_constant_inputs
     ],
 )
 def test_the_key_table_is_the_one_that_shows_the_answer(slug, key):
-    assert present.key_table(example(slug)) == key
+    assert present.key_table(example_document(slug)) == key
 
 
 def test_only_simultaneous_gets_its_own_step_and_no_trials_get_none():
@@ -168,7 +149,7 @@ def test_only_simultaneous_gets_its_own_step_and_no_trials_get_none():
 
 
 def test_the_misleading_batch_steps_under_the_answer_are_the_first_of_the_documents():
-    document = example("minibatch")
+    document = example_document("minibatch")
     minibatch = next(t for t in document["trials"] if t["method"] == "minibatch")
     misled = [
         s["step"] for s in minibatch["steps"] if s["batch_loss_after"] < s["batch_loss"] and s["loss_went_up"]
@@ -179,7 +160,7 @@ def test_the_misleading_batch_steps_under_the_answer_are_the_first_of_the_docume
 
 
 def test_the_short_answer_comes_from_the_engine_and_its_markdown_stays_inert():
-    document = example("flip")
+    document = example_document("flip")
     assert present.short_answer({**document, "explanation": {"markdown": "", "text": ""}}) is None
     written = {
         "markdown": "Yes: `<b>x</b>` moved first and <script>alert(1)</script> **flipped** [a](javascript:alert(1)).",
@@ -199,7 +180,7 @@ def test_the_short_answer_comes_from_the_engine_and_its_markdown_stays_inert():
 def test_the_eta_readouts_at_the_documents_rates_are_the_documents_numbers():
     from tutor import plots
 
-    document = example("flip")
+    document = example_document("flip")
     analysis = document["analysis"]
     chart = present.eta_chart(document, plots.loss_change_curve(document, samples=present.PAGE_SAMPLES))
     by_rate = {sample["rate"]: sample for sample in chart.samples}
@@ -226,7 +207,7 @@ def test_the_eta_readouts_at_the_documents_rates_are_the_documents_numbers():
 def test_without_a_bound_the_readout_says_why():
     from tutor import plots
 
-    document = example("circuit")  # f falls along −g for every η
+    document = example_document("circuit")  # f falls along −g for every η
     analysis = document["analysis"]
     assert analysis["max_decreasing_learning_rate"] is None
     chart = present.eta_chart(document, plots.loss_change_curve(document, samples=20))
