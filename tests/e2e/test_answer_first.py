@@ -94,7 +94,7 @@ def test_the_first_screen_answers_the_question(sized, example_cases, slug, tmp_p
     )
     if slug == "flip":
         flipped = page.locator("#sequential-table tr.flip")
-        assert flipped.count() == 1 and "slope flipped sign" in flipped.text_content()
+        assert flipped.count() == 1 and "sign flipped" in flipped.text_content()
         assert on_first_screen(page, "#sequential-table tr.flip")
     if slug == "momentum":
         for trial in document["trials"]:

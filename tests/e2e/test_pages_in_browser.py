@@ -62,7 +62,7 @@ def test_ask_then_read_the_numbers_on_the_answer_page(page):
         assert page.text_content(f"#partial-{name} .formula-value").strip() == f"= {fmt(value)}"
     # Updating x first flips the sign of ∂f/∂y: the row is marked in words, not colour alone.
     assert page.locator("#sequential-table tr.flip").count() == 1
-    assert "slope flipped sign" in page.text_content("#sequential-table tr.flip")
+    assert "sign flipped" in page.text_content("#sequential-table tr.flip")
     assert page.locator("math").count() == 1 + len(document["parameters"])
     assert "Does moving x first flip y's slope?" in page.text_content(".learner-question")
 

@@ -96,7 +96,7 @@ def test_the_flip_is_marked_in_the_table_under_the_answer(client, app, cases):
     flipped = [u["parameter"] for u in sequential["steps"][0]["updates"] if u["sign_flip"]]
     assert flipped == ["y"]
     rows = re.findall(r'<tr class="flip">.*?</tr>', first, re.S)
-    assert len(rows) == 1 and "<code>y</code>" in rows[0] and "slope flipped sign" in rows[0]
+    assert len(rows) == 1 and "<code>y</code>" in rows[0] and "sign flipped" in rows[0]
     # The simultaneous step is further down, in its own section.
     assert html.index('id="simultaneous-table"') > html.index('id="trials-heading"')
 
