@@ -5,6 +5,7 @@ CSRF stays on: every POST carries the token the page gave out, as a browser's wo
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from html import unescape
@@ -122,7 +123,9 @@ def test_example_link_prefills_the_form(client, example):
 
 def test_optimizers_and_batches_are_closed_by_default_and_labelled(client):
     html = client.get("/").get_data(as_text=True)
-    assert '<details class="advanced">' in html  # closed: the simple form stays simple, no script needed
+    assert (
+        '<details class="advanced" id="optimizers">' in html
+    )  # closed: the simple form stays simple, no script needed
     assert "<summary>Optimizers and mini-batches</summary>" in html
     assert checked_methods(html) == ["simultaneous", "sequential"]
     for index, method in enumerate(("simultaneous", "sequential", "momentum", "nesterov", "adam", "rmsprop")):
@@ -136,7 +139,7 @@ def test_optimizers_and_batches_are_closed_by_default_and_labelled(client):
 def test_optimizer_examples_prefill_the_advanced_fields_and_open_them(client, slug):
     example = BY_SLUG[slug]
     html = client.get(f"/?example={slug}").get_data(as_text=True)
-    assert '<details class="advanced" open>' in html
+    assert '<details class="advanced" id="optimizers" open>' in html
     assert checked_methods(html) == list(example.methods)
     for name, value in example.settings.items():
         assert f'value="{value}"' in input_tag(html, name)
@@ -168,7 +171,7 @@ def test_query_string_prefills_methods_and_settings(client):
     html = client.get("/?expression=x*y&methods=simultaneous,adam&beta1=0.5").get_data(as_text=True)
     assert checked_methods(html) == ["simultaneous", "adam"]
     assert 'value="0.5"' in input_tag(html, "beta1")
-    assert '<details class="advanced" open>' in html
+    assert '<details class="advanced" id="optimizers" open>' in html
 
 
 def test_asking_stores_the_case_and_redirects_to_it(client, app):
@@ -308,7 +311,7 @@ def test_bad_optimizer_fields_are_422_at_the_field_with_everything_kept(client, 
     error = re.search(rf'<div class="error" id="{field}-error">(.*?)</div>', html, re.S)
     assert error and message in error.group(1)
     assert f'<a href="#{field}">' in html  # the summary links to the field or its fieldset
-    assert '<details class="advanced" open>' in html  # nothing typed there is hidden
+    assert '<details class="advanced" id="optimizers" open>' in html  # nothing typed there is hidden
     assert checked_methods(html) == question["methods"]
     assert textarea(html, "data") == question["data"]
     for name in ("beta1", "beta2", "eps", "batch_size"):
@@ -345,9 +348,14 @@ def test_answer_page_shows_the_numbers_of_the_case(client, app, flip_case):
     case = app.extensions["tutor"].cases.get(flip_case.rsplit("/", 1)[1])
     html = client.get(flip_case).get_data(as_text=True)
     assert "<math" in html and "<mi>y</mi>" in html  # f and its partials as MathML
-    assert '<svg class="graph"' in html and 'id="graph-table"' in html
+    assert '<svg class="graph graph-across"' in html and 'id="graph-table"' in html
     assert 'id="simultaneous-table"' in html and 'id="sequential-table"' in html
-    assert 'class="flip"' in html and "slope flipped sign" in html  # updating x flips ∂f/∂y
+    # Each table once: no rendered copy of the explanation repeats them (its Markdown is in the copy box).
+    tables = re.findall(r"<table\b[^>]*>", html)
+    ids = [re.search(r'id="([^"]+)"', tag).group(1) for tag in tables]
+    assert len(ids) == len(set(ids)) == len(tables)
+    assert textarea(html, "markdown").startswith(case["explanation"]["markdown"].rstrip())
+    assert 'class="flip"' in html and "sign flipped" in html  # updating x flips ∂f/∂y
     simultaneous = case["trials"][0]["steps"][0]["loss"]
     assert re.search(
         rf'data-loss="simultaneous"><span class="num">{re.escape(fmt(simultaneous))}</span>', html
@@ -355,8 +363,11 @@ def test_answer_page_shows_the_numbers_of_the_case(client, app, flip_case):
     assert "Does z flip y?" in html
     assert "https://tutor.example" + flip_case in html  # the permalink uses the configured address
     assert '<textarea id="markdown" readonly' in html
-    for name in ("loss", "line", "contour"):
+    for name in ("loss", "contour"):
         assert f'src="{flip_case}/plots/{name}.png"' in html
+    # The η control draws the line plot's curve on the page; forums get the image.
+    assert f'src="{flip_case}/plots/line.png"' not in html
+    assert f"({'https://tutor.example' + flip_case}/plots/line.png)" in textarea(html, "markdown")
 
 
 def test_the_taylor_table_shows_rounding_noise_as_the_zero_it_is(client, app, flip_case):
@@ -553,7 +564,10 @@ def test_every_response_carries_the_security_headers(client, flip_case):
 def test_pages_have_no_inline_script_or_style(client, flip_case):
     for path in ("/", flip_case, "/login", "/docs"):
         html = client.get(path).get_data(as_text=True)
-        assert not re.search(r"<script(?![^>]*\bsrc=)", html)
+        # Script only from files; JSON data blocks (the η control's curve) are data, never run.
+        assert not re.search(r"<script(?![^>]*\bsrc=)(?![^>]*\btype=\"application/json\")", html)
+        for block in re.findall(r'<script type="application/json"[^>]*>(.*?)</script>', html, re.S):
+            json.loads(block)
         assert "<style" not in html and " style=" not in html
         # Nothing is loaded from elsewhere: every src and stylesheet is a path on this site.
         assert all(url.startswith("/") for url in re.findall(r'\bsrc="([^"]*)"', html))

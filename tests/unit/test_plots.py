@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 
 import pytest
 
@@ -129,7 +131,7 @@ def test_loss_plot_has_one_line_per_trial_in_its_own_style_and_rings_the_rises()
     assert len({repr(plots.STYLE[m]["linestyle"]) for m in methods}) == len(methods)
     rises = [(s["step"], s["loss"]) for t in doc["trials"] for s in t["steps"] if s.get("loss_went_up")]
     assert rises, "the example must show the loss going up"
-    ring = lines["the loss went up at this step"]
+    ring = lines[plots.RING_LABEL]
     assert sorted(zip(ring.get_xdata(), ring.get_ydata(), strict=True)) == sorted(rises)
 
 
@@ -168,3 +170,130 @@ def test_mathml_comes_from_the_parsed_expression():
     assert all(text.startswith('<math display="block">') for text in written.values())
     assert "<mi>z</mi>" in written["x"]  # ∂f/∂x = z
     assert "<script" not in "".join(written.values())
+
+
+# --- what the captions say, rings, scales and ticks -----------------------------------------------
+
+FLIP = ("x*y", "x=0.1, y=0.5", "1", "3")
+MOMENTUM = {**OPTIMIZERS, "methods": "simultaneous, momentum"}
+# η just past the bound of the steep direction: both schemes' losses grow at every step.
+BOWL = ("x**2 + 100*y**2", "x=1, y=1", "0.011", "20")
+
+
+def rises_by_comparison(trial: dict) -> list[int]:
+    """The steps after which the loss was higher, worked out from the losses alone."""
+    losses = [trial["initial_loss"]] + [step["loss"] for step in trial["steps"]]
+    return [step["step"] for step, before, after in zip(trial["steps"], losses, losses[1:]) if after > before]
+
+
+def test_captions_name_only_the_trials_present_and_count_the_rings():
+    doc = document(**MOMENTUM)
+    for name in plots.available(doc):
+        caption = plots.caption(doc, name)
+        assert "sequential" not in caption, name
+    rises = sum(len(rises_by_comparison(t)) for t in doc["trials"])
+    assert rises > 0
+    for name in ("loss", "contour"):
+        caption = plots.caption(doc, name)
+        assert "momentum" in caption and "simultaneous" in caption
+        assert f"each of the {rises} steps" in caption
+    flip = document(*FLIP)
+    assert "sequential dashed with squares" in plots.caption(flip, "contour")
+    assert "No step raised the loss" in plots.caption(flip, "loss")
+    line = plots.caption(flip, "line")
+    assert "5.2" in line and "your η = 1" in line
+    with pytest.raises(ValueError):
+        plots.caption(flip, "batches")
+
+
+def test_batches_caption_counts_the_misleading_steps():
+    doc = document(**BATCHES)
+    minibatch = next(t for t in doc["trials"] if t["method"] == "minibatch")
+    misled = [s for s in minibatch["steps"] if s["batch_loss_after"] < s["batch_loss"] and s["loss_went_up"]]
+    assert f"the {len(misled)} steps that lowered" in plots.caption(doc, "batches")
+
+
+@pytest.mark.parametrize("args", [MOMENTUM, BOWL], ids=["momentum", "bowl"])
+def test_contour_rings_where_the_loss_went_up_as_the_loss_plot_does(args):
+    doc = document(**args) if isinstance(args, dict) else document(*args)
+    names = doc["parameters"]
+    expected_contour, expected_loss = [], []
+    for trial in doc["trials"]:
+        steps = {step["step"]: step for step in trial["steps"]}
+        for number in rises_by_comparison(trial):
+            expected_contour.append(tuple(steps[number]["point"][n] for n in names))
+            expected_loss.append((number, steps[number]["loss"]))
+    assert expected_contour, "the example must raise the loss"
+    contour = {line.get_label(): line for line in plots.figure(doc, "contour").axes[0].get_lines()}
+    ring = contour[plots.RING_LABEL]
+    assert sorted(zip(ring.get_xdata(), ring.get_ydata(), strict=True)) == sorted(expected_contour)
+    # The sequential trial records no loss_went_up, yet its rises are ringed on the loss plot too.
+    loss = {line.get_label(): line for line in plots.figure(doc, "loss").axes[0].get_lines()}
+    ring = loss[plots.RING_LABEL]
+    assert sorted(zip(ring.get_xdata(), ring.get_ydata(), strict=True)) == sorted(expected_loss)
+
+
+def data_units_per_pixel(axes) -> tuple[float, float]:
+    axes.figure.canvas.draw()
+    box = axes.get_window_extent()
+    (x0, x1), (y0, y1) = axes.get_xlim(), axes.get_ylim()
+    return (x1 - x0) / box.width, (y1 - y0) / box.height
+
+
+@pytest.mark.parametrize("args", [FLIP, ("(1-x)**2 + 100*(y-x**2)**2", "x=-1, y=1", "0.001", "100")])
+def test_contour_has_one_scale_on_both_axes_where_the_ranges_allow(args):
+    doc = document(*args)
+    axes = plots.figure(doc, "contour").axes[0]
+    across, up = data_units_per_pixel(axes)
+    assert across == pytest.approx(up, rel=0.01)
+    assert "both axes on the same scale" in plots.caption(doc, "contour")
+
+
+def test_contour_keeps_two_scales_when_one_would_squash_the_paths():
+    # The bowl's paths swing far in y and hardly move in x: one scale would need a map 6 times wider.
+    doc = document(*BOWL)
+    across, up = data_units_per_pixel(plots.figure(doc, "contour").axes[0])
+    assert up > 2 * across
+    assert "different scales" in plots.caption(doc, "contour")
+
+
+@pytest.mark.parametrize("args", [FLIP, OPTIMIZERS, BOWL], ids=["flip", "optimizers", "bowl"])
+def test_colour_bar_ticks_are_round_numbers(args):
+    doc = document(**args) if isinstance(args, dict) else document(*args)
+    drawing = plots.figure(doc, "contour")
+    drawing.canvas.draw()
+    colorbar = drawing.axes[1]
+    low, high = colorbar.get_ylim()
+    ticks = [t for t in colorbar.get_yticks() if low <= t <= high]
+    assert len(ticks) >= 3
+    for tick in ticks:
+        assert tick == float(f"{tick:.1g}"), tick  # one significant digit, or 0
+    labels = [label.get_text() for label in colorbar.get_yticklabels() if label.get_text()]
+    assert labels == [f"{tick:g}" for tick in ticks]
+
+
+def test_loss_change_curve_is_the_function_along_minus_g_and_passes_through_the_documents_numbers():
+    doc = document(*FLIP)
+    curve = plots.loss_change_curve(doc, samples=50)
+    analysis = doc["analysis"]
+    x, y = doc["input"]["point"]["x"], doc["input"]["point"]["y"]
+    gx, gy = doc["gradient"]["x"], doc["gradient"]["y"]
+    for rate, change in zip(curve["rates"], curve["changes"], strict=True):
+        # The closed form of x*y after a step of η along −g.
+        assert change == pytest.approx((x - rate * gx) * (y - rate * gy) - x * y, abs=1e-12)
+    known = {
+        analysis["learning_rate"]: analysis["actual_change"],
+        analysis["best_learning_rate"]: analysis["best_change"],
+    }
+    known.update({row["learning_rate"]: row["actual"] for row in analysis["shrinking"]})
+    for rate, change in known.items():
+        assert curve["changes"][curve["rates"].index(rate)] == change
+    assert analysis["max_decreasing_learning_rate"] in curve["rates"]
+    assert curve["rates"] == sorted(curve["rates"]) and curve["rates"][0] == 0
+
+
+def test_plots_draw_from_the_document_without_the_service_layer():
+    # Drawing takes the document; replaying its question is the engine's job (question_from_input).
+    code = "import sys, tutor.plots; print(sorted(m for m in sys.modules if m.startswith('tutor.services')))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -38,8 +38,8 @@ def float_op(op: str, args: list[float]) -> float:
         return NAN
 
 
-def _local_slopes(op: str, args: list[float], out: float) -> tuple[float, ...]:
-    """d(out)/d(arg) for each argument of one operation."""
+def local_slopes(op: str, args: list[float], out: float) -> tuple[float, ...]:
+    """d(out)/d(arg) for each argument of one operation (also the slopes on the answer page's graph)."""
     if op in FUNCTIONS:
         return FUNCTIONS[op].slopes(*args, out)
     try:
@@ -149,7 +149,7 @@ def build_graph(tree: Node, point: Mapping[str, float]) -> Graph:
     for node in reversed(nodes):
         if not node.inputs or node.grad == 0.0:
             continue
-        slopes = _local_slopes(node.op, [nodes[i].value for i in node.inputs], node.value)
+        slopes = local_slopes(node.op, [nodes[i].value for i in node.inputs], node.value)
         for i, slope in zip(node.inputs, slopes, strict=True):
             # Constants are never updated, so backprop sends them nothing (their grad stays 0), as in
             # the cs231n circuits where a constant is part of its gate. The slope into one can be

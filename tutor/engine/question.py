@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from tutor.config import Limits
 from tutor.engine.errors import InputError
@@ -51,6 +53,21 @@ class Question:
     data: Mapping[str, Sequence[float]] | None = None
     batch_size: int | None = None  # rows per step of the minibatch trial
     shuffle_seed: int | None = None  # shuffle the rows each epoch (numpy.random.default_rng(seed))
+
+
+def question_from_input(given: Mapping[str, Any], **changes: Any) -> Question:
+    """The Question a saved ``document["input"]`` was asked as, with ``changes`` applied.
+
+    Keys the Question does not know are left out, so cases saved by an older or newer engine replay
+    with whatever both understand.
+    """
+    known = {f.name for f in dataclasses.fields(Question)}
+    values = {name: value for name, value in given.items() if name in known}
+    for name in ("fixed", "order", "methods"):
+        if values.get(name) is not None:
+            values[name] = tuple(values[name])
+    values.update(changes)
+    return Question(**values)
 
 
 @dataclass(frozen=True)

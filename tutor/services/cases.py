@@ -5,7 +5,6 @@ Used by the CLI now and the HTTP API and web pages later; nothing here knows abo
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tutor.config import Settings
 from tutor.engine import BASIC_METHODS, InputError, Question
-from tutor.engine.question import default_order
+from tutor.engine.question import default_order, question_from_input
 from tutor.persistence.database import Database
 from tutor.persistence.models import Case
 from tutor.persistence.repository import OUTCOMES, CaseFilter, CaseRepository
@@ -168,21 +167,6 @@ def asked_the_same(
         and case["question"] == question_text
         and case["parent_id"] == parent_id
     )
-
-
-def question_from_input(given: Mapping[str, Any], **changes: Any) -> Question:
-    """The Question a saved ``document["input"]`` was asked as, with ``changes`` applied.
-
-    Keys the Question does not know are left out, so cases saved by an older or newer engine replay
-    with whatever both understand.
-    """
-    known = {f.name for f in dataclasses.fields(Question)}
-    values = {name: value for name, value in given.items() if name in known}
-    for name in ("fixed", "order", "methods"):
-        if values.get(name) is not None:
-            values[name] = tuple(values[name])
-    values.update(changes)
-    return Question(**values)
 
 
 class CaseService:

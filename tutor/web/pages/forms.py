@@ -25,6 +25,8 @@ SETTING_LABELS = {
 # The fields of the "Optimizers and mini-batches" part of the ask form, closed unless one is in use.
 SETTING_FIELDS = tuple(SETTINGS)
 BATCH_FIELDS = ("data", "batch_size", "shuffle_seed")
+# The fields of the "Inputs held fixed and the update order" part, closed unless one is in use.
+VARIABLE_FIELDS = ("fixed", "order")
 
 
 class Checkboxes(SelectMultipleField):
@@ -77,17 +79,17 @@ class AskForm(FlaskForm):
         "Steps",
         validators=[Length(max=100)],
         default="1",
-        description="How many updates each scheme makes (1 if empty).",
+        description="Updates per scheme (1 if empty).",
     )
     fixed = StringField(
         "Held fixed (optional)",
         validators=[Length(max=FIELD_LENGTH)],
-        description="Variables that are data, not weights: they keep their value, e.g. x0, x1.",
+        description="Variables that are data, not weights, e.g. x0, x1: they keep their value.",
     )
     order = StringField(
         "Sequential order (optional)",
         validators=[Length(max=FIELD_LENGTH)],
-        description="The order in which the one-at-a-time scheme updates the weights, e.g. z, y, x.",
+        description="The order in which the one-at-a-time scheme moves the weights, e.g. z, y, x.",
     )
     methods = Checkboxes(
         "Methods to run",
@@ -136,6 +138,10 @@ class AskForm(FlaskForm):
         if self.methods.data and set(self.methods.data) != set(BASIC_METHODS):
             return True
         return any((self[name].data or "").strip() for name in (*SETTING_FIELDS, *BATCH_FIELDS))
+
+    def variables_in_use(self) -> bool:
+        """Whether the held-fixed inputs or the update order are given, or wrong: then that part is open."""
+        return any(self[name].errors or (self[name].data or "").strip() for name in VARIABLE_FIELDS)
 
     def settings_text(self) -> dict[str, str]:
         return {name: self[name].data or "" for name in SETTING_FIELDS}

@@ -50,30 +50,6 @@ OUTCOME_LABELS = {
     "diverged": "diverged",
 }
 OUTCOMES = tuple((value, OUTCOME_LABELS.get(value, value)) for value in SERVICE_OUTCOMES)
-PLOT_TEXT = {
-    "loss": (
-        "Loss after each step",
-        "The loss after each step of every trial, each in its own line style and marker; a ring marks "
-        "each step where the loss went up.",
-    ),
-    "line": (
-        "Change in the loss along −g against the learning rate",
-        "The change in f after one simultaneous step, for every η from 0 up: your η, the largest η that "
-        "still lowers the loss and the best η are marked; the dotted line is the first-order prediction.",
-    ),
-    "contour": (
-        "Contour map with every trajectory",
-        "Contour lines of the loss over the two parameters, with every trial's path in the loss plot's "
-        "line styles: the simultaneous path solid with circles, the sequential one dashed with squares "
-        "and moving one axis at a time.",
-    ),
-    "batches": (
-        "Each mini-batch's own loss against the full loss",
-        "The full loss L after each step (solid line) and, for each step, the loss of that step's own "
-        "batch before and after it (a dashed segment). Hatched bands mark the steps that lowered their "
-        "batch's loss but raised the full loss.",
-    ),
-}
 
 
 def case_service() -> CaseService:
@@ -189,14 +165,17 @@ def render_case(case: dict, rerun_form: RerunForm, status: int = 200) -> tuple[s
     permalink = absolute(url_for(".case", case_id=case_id))
     node_values = shown_values(case["graph"]["nodes"])
     available = plots.available(case)
+    eta = eta_chart_for(case) if "line" in available else None
     plot_items = [
         {
             "name": name,
             "url": url_for(".plot", case_id=case_id, name=name),
-            "alt": PLOT_TEXT[name][0],
-            "caption": PLOT_TEXT[name][1],
+            "alt": plots.TITLES[name],
+            "caption": plots.caption(case, name),
         }
+        # The η control draws the line plot's curve itself; the image stays for the forum and notebooks.
         for name in available
+        if not (name == "line" and eta)
     ]
     parent_id = case.get("parent_id")
     meta = {
@@ -210,9 +189,12 @@ def render_case(case: dict, rerun_form: RerunForm, status: int = 200) -> tuple[s
         case=case,
         case_id=case_id,
         meta=meta,
+        short_answer=present.short_answer(case),
         summary=present.summary(case),
+        key=present.key_table(case),
         formulas=formulas_for(case),
-        diagram=present.diagram(case["graph"], node_values),
+        diagram=present.diagram(case["graph"], node_values, case["input"].get("fixed") or ()),
+        slopes=present.node_slopes(case["graph"]),
         node_values=node_values,
         steps=present.first_steps(case),
         flips=present.sign_flips(case),
@@ -222,13 +204,23 @@ def render_case(case: dict, rerun_form: RerunForm, status: int = 200) -> tuple[s
         batches=present.batch_steps(case),
         setting_symbols=present.SETTING_SYMBOLS,
         position=present.learning_rate_position(case["analysis"]) if case.get("analysis") else None,
+        eta=eta,
         plots=plot_items,
-        explanation=present.explanation_html(case["explanation"]["markdown"]),
         permalink=permalink,
         share_markdown=share_markdown(case, available, permalink),
         rerun_form=rerun_form,
     )
     return page, status
+
+
+def eta_chart_for(case: dict) -> present.EtaChart | None:
+    """The η control's curve, evaluated in the analysis workers (it builds the engine's Problem)."""
+    try:
+        curve = analyzer().run(plots.loss_change_curve, case, settings().limits, present.PAGE_SAMPLES)
+    except (InputError, AnalysisUnavailable):
+        # As for the formulas: the page still answers, with the line plot as an image instead.
+        return None
+    return present.eta_chart(case, curve)
 
 
 def formulas_for(case: dict) -> dict[str, Markup] | None:
@@ -250,7 +242,7 @@ def absolute(path: str) -> str:
 
 def share_markdown(case: dict, available: list[str], permalink: str) -> str:
     images = [
-        f"![{PLOT_TEXT[name][0]}]({absolute(url_for('.plot', case_id=str(case['id']), name=name))})"
+        f"![{plots.TITLES[name]}]({absolute(url_for('.plot', case_id=str(case['id']), name=name))})"
         for name in available
     ]
     parts = [
