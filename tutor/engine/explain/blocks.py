@@ -60,3 +60,7 @@ def map_marked(text: str, prose: Callable[[str], str], literal: Callable[[str], 
         position = match.end()
     out.append(prose(text[position:]))
     return "".join(out)
+
+
+# Where a section's table is the answer's key table, shown once at the top, the section points to it.
+TABLE_ABOVE = Paragraph("(This table is at the top of the answer.)")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from tutor.engine.numbers import fmt
 
-MAX_LISTED_STEPS = 12  # step numbers named in one sentence
-MAX_STEP_ROWS = 10  # rows of a per-step table
+# Step numbers named in one sentence and rows of a per-step table: the same, so that every step a
+# sentence names is in its table.
+MAX_STEP_ROWS = MAX_LISTED_STEPS = 10
 OPTIMIZERS = ("momentum", "nesterov", "adam", "rmsprop")
 
 
@@ -35,6 +36,13 @@ def losses_before(trial: dict) -> list[float]:
 def step_list(numbers: list[int]) -> str:
     listed = ", ".join(str(n) for n in numbers[:MAX_LISTED_STEPS])
     return listed + (", …" if len(numbers) > MAX_LISTED_STEPS else "")
+
+
+def rows_note(shown: int, total: int, what: str) -> str | None:
+    """What a table cut to its first rows leaves out, and where the rest is."""
+    if shown >= total:
+        return None
+    return f"(The first {shown} of {total} {what}; every step is in the JSON document.)"
 
 
 def steps_word(count: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tutor.engine.explain import maths
 from tutor.engine.explain.blocks import Block, Heading, Paragraph, Table
-from tutor.engine.explain.common import OPTIMIZERS, kinds, went_up_sentence
+from tutor.engine.explain.common import kinds
 from tutor.engine.numbers import denoise, fmt
 
 # gap/η² "stays about the same" over the halvings when its values are within this factor of each other:
@@ -160,65 +160,3 @@ def step_outcome(analysis: dict) -> str:
             "which is luck of this function, not a guarantee"
         )
     return f"this step {verb} the loss (change {change})"
-
-
-def _lowered(analysis: dict) -> list[bool]:
-    """For each step size the document tried along −g (the learner's η and its halvings), whether it
-    lowered the loss."""
-    changes = [analysis["actual_change"], *(row["actual"] for row in analysis["shrinking"])]
-    return [change is not None and change < 0 for change in changes]
-
-
-def _direct_answer(document: dict) -> str:
-    """Yes only where the numbers show small steps going down: a bound below which every η lowers the
-    loss, or (with no bound) every step size tried lowering it away from a kink."""
-    analysis = document["analysis"]
-    bound = analysis["max_decreasing_learning_rate"]
-    reason = analysis["max_decreasing_reason"]
-    yours = (
-        f"At your η = {fmt(analysis['learning_rate'])} the loss changed by {fmt(analysis['actual_change'])}."
-    )
-    if "stationary" in kinds(document):
-        return (
-            "No step lowers the loss from here: the gradient is zero, so backprop has no direction to offer."
-        )
-    lowered = _lowered(analysis)
-    if bound is not None:
-        small_enough = (
-            f"Yes, for this function at this point: every η below {fmt(bound)} lowers the loss in one "
-            f"simultaneous step, even though each partial assumed the other weights stay put."
-        )
-        if analysis["verdict"] != "decreases":
-            # The guarantee is for small enough steps; the learner's own step was not one of them.
-            return (
-                f"{small_enough} But not at your η = {fmt(analysis['learning_rate'])}: it is past that bound, "
-                f"and {step_outcome(analysis)}."
-            )
-        return f"{small_enough} {yours}"
-    if not any(lowered) and analysis["best_change"] is None:
-        return f"No: {reason}. {yours}"
-    if "kink" in kinds(document):
-        return (
-            "Not guaranteed: f sits on a kink here, where the gradient averages the slopes on either side, so "
-            f"it does not promise that a small step lowers the loss; {reason}. {yours}"
-        )
-    if all(lowered):
-        return f"Yes: {reason}. {yours}"
-    return f"Not guaranteed: {reason}. {yours}"
-
-
-def answer(document: dict) -> list[Block]:
-    answer = _direct_answer(document)
-    caveat = (
-        "All of this is about plain gradient descent on this one loss. Momentum and Adam take steps that no "
-        "longer follow the current gradient, and each mini-batch is a different loss function, so there the "
-        "loss can go up now and then."
-    )
-    evidence = [
-        went_up_sentence(t)
-        for t in document["trials"]
-        if t["method"] in (*OPTIMIZERS, "minibatch") and t["steps"]
-    ]
-    if evidence:
-        caveat += " Here, with your numbers: " + " ".join(evidence)
-    return [Heading("Is the loss guaranteed to go down?"), Paragraph(answer), Paragraph(caveat)]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from tutor.engine.explain.blocks import Block, Heading, Paragraph, Table
+from tutor.engine.explain.blocks import TABLE_ABOVE, Block, Heading, Paragraph, Table
 from tutor.engine.explain.common import (
     MAX_STEP_ROWS,
     losses_before,
     ran,
+    rows_note,
     step_list,
     steps_word,
     went_up_sentence,
@@ -23,11 +24,26 @@ def against_full_loss(trial: dict) -> list[int]:
     ]
 
 
-def minibatch_table(document: dict) -> Table | None:
+def minibatch_table(document: dict) -> list[Block]:
+    """The mini-batch steps: all of them when they fit, else the steps where the full loss went up
+    (the ones the story is about), else the first ones; a note says which and how many."""
     trial = ran(document, "minibatch")
     if trial is None:
-        return None
-    before = losses_before(trial)
+        return []
+    steps = trial["steps"]
+    before = dict(zip((s["step"] for s in steps), losses_before(trial), strict=True))
+    up = [s for s in steps if s["loss_went_up"]]
+    if len(steps) <= MAX_STEP_ROWS:
+        shown, note = steps, None
+    elif up:
+        shown = up[:MAX_STEP_ROWS]
+        note = (
+            f"(The {len(up)} of {len(steps)} steps where L went up"
+            + (f", the first {MAX_STEP_ROWS} of them" if len(up) > MAX_STEP_ROWS else "")
+            + "; every step is in the JSON document.)"
+        )
+    else:
+        shown, note = steps[:MAX_STEP_ROWS], rows_note(MAX_STEP_ROWS, len(steps), "steps")
     rows = tuple(
         (
             str(step["step"]),
@@ -35,18 +51,20 @@ def minibatch_table(document: dict) -> Table | None:
             if len(step["batch"]) <= 6
             else f"{len(step['batch'])} rows",
             f"{fmt(step['batch_loss'])} → {fmt(step['batch_loss_after'])}",
-            f"{fmt(loss_before)} → {fmt(step['loss'])}" + (" **(up)**" if step["loss_went_up"] else ""),
+            f"{fmt(before[step['step']])} → {fmt(step['loss'])}"
+            + (" **(up)**" if step["loss_went_up"] else ""),
             fmt(step["angle_to_full_gradient"], 3) + "°",
         )
-        for step, loss_before in list(zip(trial["steps"], before, strict=True))[:MAX_STEP_ROWS]
+        for step in shown
     )
-    return Table(
+    table = Table(
         ("step", "rows", "batch loss before → after", "full loss L before → after", "batch g vs full g"),
         rows,
     )
+    return [table] + ([Paragraph(note)] if note else [])
 
 
-def minibatch(document: dict) -> list[Block]:
+def minibatch(document: dict, table_above: bool = False) -> list[Block]:
     trial = ran(document, "minibatch")
     if trial is None:
         return []
@@ -61,7 +79,7 @@ def minibatch(document: dict) -> list[Block]:
             "the parameters from the full loss L and from the next batch's, so a step can be right for its "
             "batch and wrong for L."
         ),
-        minibatch_table(document),
+        *([TABLE_ABOVE] if table_above else minibatch_table(document)),
         Paragraph(went_up_sentence(trial)),
     ]
     if against:

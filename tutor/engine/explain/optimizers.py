@@ -8,6 +8,7 @@ from tutor.engine.explain.common import (
     OPTIMIZERS,
     losses_before,
     ran,
+    rows_note,
     settings_text,
     went_up_sentence,
 )
@@ -83,6 +84,9 @@ def optimizers(document: dict) -> list[Block]:
             for step, loss_before in up[:MAX_STEP_ROWS]
         )
         blocks.append(Table(header, rows))
+        note = rows_note(len(rows), len(up), "steps where the loss went up")
+        if note:
+            blocks.append(Paragraph(note))
         first, _ = up[0]
         blocks.append(Paragraph(f"Why step {first['step']} went up: {_why_up(first)}."))
     return blocks

@@ -65,8 +65,10 @@ def forward_backward(document: dict) -> list[Block]:
         )
     )
     names = list(document["gradient"])
-    blocks += [maths.partial(document, name) for name in names[:MAX_PARTIAL_BLOCKS]]
-    if len(names) > MAX_PARTIAL_BLOCKS:
+    if len(names) <= MAX_PARTIAL_BLOCKS:
+        blocks += [maths.partial(document, name) for name in names]
+    else:
+        # One table instead of a formula per parameter: each formula is shown once.
         blocks.append(
             Table(
                 ("parameter", "∂f/∂parameter", "value"),

@@ -38,8 +38,7 @@ def render_markdown(blocks: list[Block], math: MathMode = "off") -> str:
             case Paragraph(text):
                 out.append(_markdown_inline(text))
             case Math(latex, plain):
-                out.append(f"$$\n{latex}\n$$")
-                out.append(code_span(plain))
+                out.append(f"$$\n{latex}\n$$" if math == "on" else code_span(plain))
             case Table(header, rows):
                 lines = ["| " + " | ".join(map(_markdown_cell, header)) + " |", "|" + "---|" * len(header)]
                 lines += ["| " + " | ".join(map(_markdown_cell, row)) + " |" for row in rows]

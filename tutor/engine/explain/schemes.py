@@ -5,33 +5,44 @@ from __future__ import annotations
 
 import re
 
-from tutor.engine.explain.blocks import Block, Heading, Paragraph, Table, code
+from tutor.engine.explain.blocks import TABLE_ABOVE, Block, Heading, Paragraph, Table, code
 from tutor.engine.explain.common import diverged_text, lower_scheme, ran, settings_text
 from tutor.engine.numbers import fmt
 
 
-def simultaneous(document: dict) -> list[Block]:
+def simultaneous_table(document: dict) -> Table | None:
+    """Step 1 of the simultaneous update: each parameter before, its partial, after."""
+    trial = ran(document, "simultaneous")
+    if trial is None:
+        return None
+    first = trial["steps"][0]
+    return Table(
+        ("parameter", "before", "∂f/∂p", "after"),
+        tuple(
+            (
+                code(name),
+                fmt(document["input"]["point"][name]),
+                fmt(first["gradient"][name]),
+                fmt(first["point"][name]),
+            )
+            for name in document["parameters"]
+        ),
+    )
+
+
+def simultaneous(document: dict, table_above: bool = False) -> list[Block]:
     trial = ran(document, "simultaneous")
     if trial is None:
         return []
     lr = document["input"]["learning_rate"]
     first = trial["steps"][0]
-    rows = tuple(
-        (
-            code(name),
-            fmt(document["input"]["point"][name]),
-            fmt(first["gradient"][name]),
-            fmt(first["point"][name]),
-        )
-        for name in document["parameters"]
-    )
     change = first["loss"] - trial["initial_loss"]
     return [
         Heading("Simultaneous update (what backprop + SGD does)"),
         Paragraph(
             f"Every parameter moves at once, using the partials from that one point: p ← p − {fmt(lr)}·∂f/∂p."
         ),
-        Table(("parameter", "before", "∂f/∂p", "after"), rows),
+        TABLE_ABOVE if table_above else simultaneous_table(document),
         Paragraph(
             f"The loss goes from {fmt(trial['initial_loss'])} to **{fmt(first['loss'])}** "
             f"(change {fmt(change)})."
@@ -60,7 +71,7 @@ def sequential_table(document: dict) -> Table | None:
     )
 
 
-def sequential(document: dict) -> list[Block]:
+def sequential(document: dict, table_above: bool = False) -> list[Block]:
     trial = ran(document, "sequential")
     if trial is None:
         return []
@@ -90,7 +101,7 @@ def sequential(document: dict) -> list[Block]:
             "The scheme the question imagines: move one parameter, recompute the next partial at the partly "
             f"updated point, move the next, in the order {code(', '.join(document['parameters']))}."
         ),
-        sequential_table(document),
+        TABLE_ABOVE if table_above else sequential_table(document),
         Paragraph(story),
     ]
 
@@ -132,7 +143,7 @@ def _scheme_verdict(document: dict, simultaneous: dict, sequential: dict) -> str
     )
 
 
-def comparison(document: dict) -> list[Block]:
+def comparison(document: dict, table_above: bool = False) -> list[Block]:
     schemes = [ran(document, "simultaneous"), ran(document, "sequential")]
     compared = all(t is not None for t in schemes)
     # The verdict on the two schemes names their divergence itself; the other trials get a sentence each.
@@ -143,7 +154,7 @@ def comparison(document: dict) -> list[Block]:
         if t["diverged_at"] is not None and t["method"] not in told
     ]
     if any(t["method"] not in ("simultaneous", "sequential") for t in document["trials"]):
-        blocks.insert(0, all_trials(document))
+        blocks.insert(0, TABLE_ABOVE if table_above else all_trials(document))
     if not compared:
         return [Heading("Which method did better"), *blocks] if blocks else []
     return [Heading("Which scheme did better"), Paragraph(_scheme_verdict(document, *schemes)), *blocks]
