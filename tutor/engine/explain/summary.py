@@ -47,7 +47,7 @@ def _at(document: dict, brief: bool) -> str:
 
 def _undefined(document: dict, brief: bool) -> list[str]:
     case = next(c for c in document["special_cases"] if c["kind"] == "undefined")
-    node, row = case["node"], case["row"]
+    node, row = case.get("node"), case.get("row")  # absent from cases saved before they existed
     why = ""
     if row is not None:
         why = f": f has no finite real value at data row {row}"
