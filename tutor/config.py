@@ -26,6 +26,16 @@ def _read(env, name: str, kind: type, default: object) -> object:
         raise ConfigError(f"{name} must be {expected}, not '{raw}'") from None
 
 
+def _choice(env, name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be {' or '.join(allowed)}, not '{raw}'")
+    return value
+
+
 @dataclass(frozen=True)
 class Limits:
     """Bounds checked before any SymPy call, and the hard limits of a worker process."""
@@ -82,6 +92,9 @@ class Settings:
     discourse_api_key: str | None = None
     discourse_username: str = "tutorbot"
     discourse_secret: str | None = None
+    # How replies write formulas: "off" Unicode and code only (every forum reads it); "on" $$ blocks,
+    # for a forum with Discourse's math plugin enabled (site setting discourse_math_enabled).
+    discourse_math: str = "off"
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -101,5 +114,6 @@ class Settings:
             discourse_api_key=env.get("TUTOR_DISCOURSE_API_KEY"),
             discourse_username=env.get("TUTOR_DISCOURSE_USERNAME", cls.discourse_username),
             discourse_secret=env.get("TUTOR_DISCOURSE_SECRET"),
+            discourse_math=_choice(env, "TUTOR_DISCOURSE_MATH", ("off", "on"), cls.discourse_math),
             limits=Limits.from_env(env),
         )

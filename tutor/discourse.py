@@ -25,9 +25,13 @@ from email.utils import parsedate_to_datetime
 import requests
 
 from tutor.engine import InputError, Question, TooExpensive, question_from_text
+from tutor.engine.explain import render_answer
+from tutor.engine.explain.render import MathMode
 
 # Discourse's default max_post_length is 32000 characters; a reply over it would be refused forever.
 MAX_REPLY_CHARS = 30_000
+# The title of the folded block (Discourse's [details]) that holds the worked numbers.
+WORKED_TITLE = "Worked numbers"
 # What is kept of a post as the case's question text.
 MAX_QUESTION_CHARS = 4_000
 
@@ -208,18 +212,24 @@ def question_text(raw: str) -> str:
     return raw.strip()[:MAX_QUESTION_CHARS]
 
 
-def answer_reply(case: dict, case_url: str) -> str:
-    """The reply to a question the tutor answered: the worked explanation and the case's link."""
+def answer_reply(case: dict, case_url: str, math: MathMode = "off") -> str:
+    """The reply to a question the tutor answered, in the order a forum reader needs it: the short
+    answer (no heading or table before it), the one table that shows it, the worked numbers folded in
+    Discourse's [details] block, then the case's link. ``math`` is TUTOR_DISCOURSE_MATH: "off" writes
+    formulas as Unicode in code, "on" as $$ blocks for Discourse's math plugin."""
+    parts = render_answer(case, math)
     link = f"Every number, the plots and a form to try another learning rate: [case {case['id']}]({case_url})"
-    explanation = case["explanation"]["markdown"].rstrip()
-    room = MAX_REPLY_CHARS - len(link) - 200
-    if len(explanation) > room:
+    head = [parts.summary.markdown.rstrip()]
+    if parts.key_table is not None:
+        head.append(parts.key_table.markdown.rstrip())
+    worked = parts.worked.markdown.rstrip()
+    room = MAX_REPLY_CHARS - sum(len(part) + 2 for part in head) - len(link) - 200
+    if len(worked) > room:
         # Cut at the last section that fits, so no table or formula is left half written.
-        cut = explanation.rfind("\n### ", 0, room)
-        explanation = (
-            explanation[: cut if cut > 0 else room].rstrip() + "\n\n*(The rest is on the case page.)*"
-        )
-    return f"{explanation}\n\n{link}\n"
+        cut = worked.rfind("\n### ", 0, room)
+        worked = worked[: cut if cut > 0 else room].rstrip() + "\n\n*(The rest is on the case page.)*"
+    details = f'[details="{WORKED_TITLE}"]\n\n{worked}\n\n[/details]'
+    return "\n\n".join([*head, details, link]) + "\n"
 
 
 def help_reply(error: InputError, username: str) -> str:

@@ -453,7 +453,8 @@ def test_rerun_with_a_bad_rate_reshows_the_case(client, flip_case):
 def test_undefined_point_still_answers_without_plots(client):
     location = asked_case(client, expression="log(x)", point="x=-1", learning_rate="0.1")
     html = client.get(location).get_data(as_text=True)
-    assert "no finite value at this point" in html
+    # The short answer says so, naming the operation that has no value.
+    assert "Not at this point: f is not a finite real number" in html and "log(x)" in html
     assert "/plots/" not in html.split('id="share-heading"')[0]
 
 

@@ -8,6 +8,7 @@ import math
 import pytest
 
 from tutor.engine import InputError, Question, answer, question_from_text
+from tutor.engine.explain import render_answer
 from tutor.engine.numbers import fmt
 
 
@@ -137,8 +138,11 @@ def test_numbers_in_the_explanation_have_no_float_noise():
     assert fmt(5.040000000000001) == "5.04" and fmt(1e-7) == "1e-7" and fmt(-0.0) == "0"
 
 
-def test_markdown_math_blocks_sit_on_their_own_lines():
-    markdown = answer(Question("x**2*y", {"x": 1, "y": 2}, 0.1))["explanation"]["markdown"]
+def test_markdown_math_blocks_sit_on_their_own_lines_only_with_math_on():
+    document = answer(Question("x**2*y", {"x": 1, "y": 2}, 0.1))
+    stored = document["explanation"]["markdown"]
+    assert "$$" not in stored and "\\frac" not in stored  # the stored answer has math off
+    markdown = render_answer(document, math="on").worked.markdown
     lines = markdown.splitlines()
     opening = [i for i, line in enumerate(lines) if "$$" in line]
     assert opening and all(lines[i] == "$$" for i in opening)

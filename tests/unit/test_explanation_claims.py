@@ -34,6 +34,13 @@ def paragraph_starting(text: str, start: str) -> str:
     return found[0]
 
 
+def short_answer(document: dict) -> str:
+    """The short answer that opens every explanation, in plain text."""
+    summary = document["explanation"]["summary"]["text"].strip()
+    assert document["explanation"]["text"].startswith(summary)
+    return summary
+
+
 def kinds(document: dict) -> set[str]:
     return {case["kind"] for case in document["special_cases"]}
 
@@ -67,7 +74,7 @@ CASES = [
 def test_the_answer_says_yes_only_when_small_steps_are_shown_to_lower_the_loss(expression, point, rate):
     document = ask(expression, point, rate)
     analysis = document["analysis"]
-    answer_text = section(document, "Is the loss guaranteed to go down?").strip()
+    answer_text = short_answer(document)
     changes = measured_changes(analysis)
     lowered_somewhere = any(c is not None and c < 0 for c in changes) or analysis["best_change"] is not None
     if answer_text.startswith("Yes"):
@@ -86,18 +93,25 @@ def test_the_answer_says_yes_only_when_small_steps_are_shown_to_lower_the_loss(e
 def test_the_answer_never_says_the_learners_step_went_down_when_it_did_not(expression, point, rate):
     document = ask(expression, point, rate)
     analysis = document["analysis"]
-    answer_text = section(document, "Is the loss guaranteed to go down?").strip()
+    answer_text = short_answer(document)
     bound = analysis["max_decreasing_learning_rate"]
     if answer_text.startswith("Yes") and bound is not None and not analysis["actual_change"] < 0:
         # A yes for small steps must say the learner's own step was not one of them.
-        assert f"But not at your η = {fmt(rate)}" in answer_text, answer_text
+        assert re.search(rf"Your η = {re.escape(fmt(rate))} (raised it|left it unchanged)", answer_text)
+        assert "past that bound" in answer_text, answer_text
+    yours = re.search(
+        rf"Your η = {re.escape(fmt(rate))} (lowered|raised) it by (\d(?:[\d.e+-]*\d)?)", answer_text
+    )
+    if yours:
+        assert (yours.group(1) == "lowered") == (analysis["actual_change"] < 0)
+        assert yours.group(2) == fmt(abs(analysis["actual_change"]))
 
 
 def test_relu_on_its_kink_is_not_answered_yes():
     document = ask("relu(x)", {"x": 0}, 0.1)
     assert document["analysis"]["max_decreasing_learning_rate"] is None
     assert document["analysis"]["actual_change"] == 0
-    answer_text = section(document, "Is the loss guaranteed to go down?").strip()
+    answer_text = short_answer(document)
     assert re.match(r"No\b", answer_text), answer_text
 
 
@@ -241,7 +255,9 @@ def test_not_far_enough_is_said_only_where_a_slope_depends_on_another_parameter(
     story = section(document, "Sequential update (one parameter at a time)")
     flipped = any(u["sign_flip"] for u in document["trials"][1]["steps"][0]["updates"])
     if flipped:
-        assert "sign flipped" in story
+        # Step 1's table, with the flip marked, is the answer's key table at the top.
+        assert "changed sign" in story and "(This table is at the top of the answer.)" in story
+        assert "| `y` | 0.01 | -0.09 **(sign flipped)** |" in document["explanation"]["markdown"]
         return
     assert ("did not move far enough" in story) == slopes_interact(document), story
     assert ("no parameter's slope depends on another's" in story) == (not slopes_interact(document)), story

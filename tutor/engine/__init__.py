@@ -113,22 +113,34 @@ def special_cases(document: dict, graph: Graph, defined: bool, problem: Problem)
     cases: list[dict] = []
     if not defined:
         culprit = graph.first_undefined()
-        where = ""
+        row = None
         if problem.data is not None:
             # The graph shows row 0 only; name the first row where f itself has no value.
             undefined_rows = np.flatnonzero(~np.isfinite(problem.row_losses(problem.start)))
-            if undefined_rows.size:
-                where = f" f has no finite real value at data row {int(undefined_rows[0])}."
-        if culprit is not None and not where:
+            row = int(undefined_rows[0]) if undefined_rows.size else None
+        if row is not None:
+            where = f" f has no finite real value at data row {row}."
+        elif culprit is not None:
             inputs = ", ".join(fmt(graph.nodes[i].value) for i in culprit.inputs)
             where = f" `{culprit.label}` has no finite real value at its input {inputs}."
+        else:
+            where = ""
         what = "f" if not math.isfinite(document["loss"]) else "a partial derivative of f"
+        node = None
+        if culprit is not None and row is None:
+            node = {
+                "id": culprit.id,
+                "label": culprit.label,
+                "inputs": [graph.nodes[i].value for i in culprit.inputs],
+            }
         cases.append(
             {
                 "kind": "undefined",
                 "message": f"{what} is not a finite real number at this point, so no step can be computed."
                 + where
                 + " Pick a point inside the function's domain.",
+                "node": node,
+                "row": row,
             }
         )
         return cases

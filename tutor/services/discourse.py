@@ -94,12 +94,14 @@ class DiscourseService:
         public_url: str,
         forum: ForumClient | None,
         clock=None,
+        math: str = "off",
     ):
         self.database = database
         self.cases = cases
         self.username = username
         self.public_url = public_url.rstrip("/")
         self.forum = forum
+        self.math = math  # how replies write formulas (TUTOR_DISCOURSE_MATH)
         self._clock = clock or (lambda: datetime.now(UTC))
 
     @classmethod
@@ -116,6 +118,7 @@ class DiscourseService:
             username=settings.discourse_username,
             public_url=settings.public_url,
             forum=forum,
+            math=settings.discourse_math,
         )
 
     def receive(self, post: IncomingPost, event_id: str | None = None) -> Received:
@@ -265,7 +268,7 @@ class DiscourseService:
                 idempotency_key=f"post:{post.post_id}",
             )
             case_id = case["id"]
-            reply = answer_reply(case, f"{self.public_url}/cases/{case_id}")
+            reply = answer_reply(case, f"{self.public_url}/cases/{case_id}", self.math)
         except InputError as error:
             reply = help_reply(error, self.username)
         except Exception as error:

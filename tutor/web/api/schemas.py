@@ -111,8 +111,23 @@ class CaseQuery(BaseModel):
 
 
 class SpecialCase(BaseModel):
+    model_config = ConfigDict(extra="allow")  # each kind's own keys (docs/analysis-document.md)
+
     kind: str
     message: str
+
+
+class ExplanationPart(BaseModel):
+    markdown: str
+    text: str
+
+
+class Explanation(BaseModel):
+    summary: ExplanationPart | None = Field(
+        None, description="the short answer; absent from cases saved before it existed"
+    )
+    markdown: str
+    text: str
 
 
 class CaseOut(BaseModel):
@@ -139,7 +154,7 @@ class CaseOut(BaseModel):
     trials: list[dict[str, Any]]
     analysis: dict[str, Any] | None
     special_cases: list[SpecialCase]
-    explanation: dict[str, str]
+    explanation: Explanation
 
 
 class CaseSummaryOut(BaseModel):

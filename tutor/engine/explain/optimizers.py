@@ -1,0 +1,92 @@
+"""The story of momentum and the adaptive optimizers: steps that no longer follow the current gradient."""
+
+from __future__ import annotations
+
+from tutor.engine.explain.blocks import Block, Heading, Paragraph, Table, code
+from tutor.engine.explain.common import (
+    MAX_STEP_ROWS,
+    OPTIMIZERS,
+    losses_before,
+    ran,
+    rows_note,
+    settings_text,
+    went_up_sentence,
+)
+from tutor.engine.numbers import fmt
+from tutor.engine.question import METHODS
+
+
+def _why_up(step: dict) -> str:
+    angle = step["angle_to_negative_gradient"]
+    if angle is not None and angle > 90:
+        why = f"uphill: the step is {fmt(angle, 3)}° from −g, so even a short step that way raises the loss"
+    else:
+        shown = fmt(angle, 3) if angle is not None else "undefined"
+        why = f"overshoot: downhill at first ({shown}° from −g) but too long"
+    share = step.get("velocity_share")
+    if share is not None and share >= 1:
+        why += "; the remembered velocity is longer than the whole step"
+    return why
+
+
+def optimizers(document: dict) -> list[Block]:
+    trials = [t for t in document["trials"] if t["method"] in OPTIMIZERS and t["steps"]]
+    if not trials:
+        return []
+    blocks: list[Block] = [
+        Heading("Momentum and adaptive optimizers: steps that do not follow the gradient"),
+        Paragraph(
+            "These optimizers remember earlier gradients, so a step is no longer −η·g at the current "
+            "point. Each step below records the angle between the step and −g (0° is plain gradient "
+            "descent, above 90° the step climbs) and, for momentum, the velocity share: the length of "
+            "the part of the step that comes from the remembered velocity (η·μ·v for momentum, η·μ²·v "
+            "for Nesterov) over the length of the whole step."
+        ),
+    ]
+    plain = ran(document, "simultaneous")
+    if plain is not None:
+        blocks.append(
+            Paragraph("For comparison, plain gradient descent at the same η: " + went_up_sentence(plain))
+        )
+    for trial in trials:
+        blocks.append(
+            Paragraph(
+                f"{code(trial['method'])} ({METHODS[trial['method']]}; {settings_text(trial['settings'])}). "
+                + went_up_sentence(trial)
+            )
+        )
+        before = losses_before(trial)
+        up = [(step, before[k]) for k, step in enumerate(trial["steps"]) if step["loss_went_up"]]
+        if not up:
+            largest = max(
+                (
+                    s["angle_to_negative_gradient"]
+                    for s in trial["steps"]
+                    if s["angle_to_negative_gradient"] is not None
+                ),
+                default=None,
+            )
+            if largest is not None:
+                blocks.append(Paragraph(f"Its steps were at most {fmt(largest, 3)}° from −g."))
+            continue
+        momentum = "velocity_share" in trial["steps"][0]
+        header = ("step", "loss before", "loss after", "angle to −g") + (
+            ("velocity share",) if momentum else ()
+        )
+        rows = tuple(
+            (
+                str(step["step"]),
+                fmt(loss_before),
+                fmt(step["loss"]),
+                fmt(step["angle_to_negative_gradient"], 3) + "°",
+                *((fmt(step["velocity_share"], 3),) if momentum else ()),
+            )
+            for step, loss_before in up[:MAX_STEP_ROWS]
+        )
+        blocks.append(Table(header, rows))
+        note = rows_note(len(rows), len(up), "steps where the loss went up")
+        if note:
+            blocks.append(Paragraph(note))
+        first, _ = up[0]
+        blocks.append(Paragraph(f"Why step {first['step']} went up: {_why_up(first)}."))
+    return blocks
