@@ -256,6 +256,8 @@ def parse_point(text: str) -> dict[str, float]:
             continue
         match = _ASSIGNMENT.match(text, position)
         if not match:
+            if _decimal_comma_before(text, position):
+                raise InputError("use a point as the decimal separator (w=0.5, not w=0,5)", "point", position)
             raise InputError("write the point as name=value pairs, e.g. x=-2, y=5", "point", position + 1)
         name, raw = match.group(1), match.group(2)
         try:
@@ -269,6 +271,16 @@ def parse_point(text: str) -> dict[str, float]:
     if not point:
         raise InputError("give a value for every variable, e.g. x=-2, y=5", "point")
     return point
+
+
+def _decimal_comma_before(text: str, position: int) -> bool:
+    """Whether the digits at ``position`` follow a comma right after a digit: "w=0,5" read as w=0 and 5."""
+    return (
+        position >= 2
+        and text[position].isdigit()
+        and text[position - 1] == ","
+        and text[position - 2].isdigit()
+    )
 
 
 def parse_names(text: str | Sequence[str] | None, field: str) -> tuple[str, ...]:
@@ -287,6 +299,8 @@ def parse_number(text: str | float, field: str, kind: type = float) -> float:
     try:
         value = kind(str(text).strip())
     except (TypeError, ValueError):
+        if re.fullmatch(r"\s*[-+]?\d+,\d+\s*", str(text)):
+            raise InputError("use a point as the decimal separator (0.01, not 0,01)", field) from None
         what = "whole number" if kind is int else "number"
         raise InputError(f"'{str(text)[:20]}' is not a {what}", field) from None
     return value
