@@ -72,7 +72,7 @@ _KEY = re.compile(
 # thread", "at" and "from" are words, and so is "learning rate" in "which learning rate should I use?".
 _NATURAL = re.compile(r"at|from|start.*|learning.*|step\s+size|eta|η|\\eta", re.IGNORECASE)
 _LOOKS_LIKE = {
-    "at": re.compile(r"\s*(?:[:=]\s*)?(?:[(\[]|[-+.\d]|[A-Za-z_]\w*\s*=)"),
+    "at": re.compile(r"\s*(?:[:=]\s*)?(?:[(\[]|[-+.\d]|[^\s=,()]{1,40}\s*=)"),  # (1, 2), 1, 2 or w_0 =
     "lr": re.compile(r"\s*(?:[:=]|of|is)?\s*[-+.\d]", re.IGNORECASE),
 }
 _EXPRESSION_START = re.compile(r"\s*f\s*[:=]\s*", re.IGNORECASE)
@@ -169,19 +169,6 @@ class ReadPost:
     notes: tuple[str, ...] = ()
 
 
-class ExpressionError(InputError):
-    """A refusal of the post's function, with the function as the post wrote it (for the help reply)."""
-
-    def __init__(
-        self, message: str, field: str = "expression", column: int | None = None, expression: str = ""
-    ):
-        super().__init__(message, field, column)
-        self.expression = expression
-
-    def __reduce__(self):
-        return (type(self), (self.message, self.field, self.column, self.expression))
-
-
 def read_question(raw: str, username: str) -> Question:
     """The question in the post. Raises InputError saying what is missing or wrong."""
     return read_post(raw, username).question
@@ -189,7 +176,7 @@ def read_question(raw: str, username: str) -> Question:
 
 def read_post(raw: str, username: str, limits: Limits | None = None) -> ReadPost:
     """The question in the post with the notes on how it was read. Raises InputError saying what is
-    missing or wrong (ExpressionError for the function)."""
+    missing or wrong."""
     if len(raw) > MAX_POST_CHARS:
         raise InputError(f"the post is longer than the {MAX_POST_CHARS} characters I read", "post")
     post = _own_words(raw)
@@ -276,20 +263,15 @@ def _question(values: dict[str, str], limits: Limits) -> ReadPost:
     if _is_positional(point):
         point, note = _named_point(expression, point, limits)
         notes.append(note)
-    try:
-        question = question_from_text(
-            expression,
-            point,
-            values["lr"],
-            values.get("steps", ""),
-            values.get("fixed", ""),
-            values.get("order", ""),
-            values.get("methods", ""),
-        )
-    except InputError as error:
-        if error.field == "expression":
-            raise ExpressionError(error.message, error.field, error.column, expression) from None
-        raise
+    question = question_from_text(
+        expression,
+        point,
+        values["lr"],
+        values.get("steps", ""),
+        values.get("fixed", ""),
+        values.get("order", ""),
+        values.get("methods", ""),
+    )
     return ReadPost(question, tuple(notes))
 
 
@@ -301,10 +283,7 @@ def _is_positional(point: str) -> bool:
 def _named_point(expression: str, point: str, limits: Limits) -> tuple[str, str]:
     """``at (1, 2)`` as ``x=1, y=2``: the values in the order the variables first appear in f; and the
     note that says so in the reply."""
-    try:
-        names = parse_expression(expression, limits).symbols
-    except InputError as error:
-        raise ExpressionError(error.message, error.field, error.column, expression) from None
+    names = parse_expression(expression, limits).symbols
     raw_values = [value for value in re.split(r"[,;\s]+", point.strip().strip("()[]").strip()) if value]
     values = []
     for value in raw_values:
@@ -369,7 +348,11 @@ def _expression_in(head: str) -> str:
     if named:
         head = head[named.end() :]
     code = _INLINE_CODE.search(head)
-    return (code.group()[1:-1] if code else head).strip()
+    if code:
+        return code.group()[1:-1].strip()
+    # The end of the sentence the function stood in ("... f = x^2?") is not part of it; "2." would be.
+    expression = head.strip().rstrip("?!,;:")
+    return expression[:-1] if re.search(r"\D\.$", expression) else expression
 
 
 def _block_values(block: str) -> dict[str, str]:
@@ -413,9 +396,10 @@ def reading_notes(notes: tuple[str, ...] | list[str]) -> str:
     return "".join(f"*{note}*\n\n" for note in notes)
 
 
-def help_reply(error: InputError, username: str) -> str:
-    """The reply to a mention the tutor could not answer: why, and how to ask. The reason may repeat the
-    post's words, so it is shown as code, never as Markdown."""
+def help_reply(error: InputError, username: str, expression: str | None = None) -> str:
+    """The reply to a mention the tutor could not answer: why, and how to ask (``expression``: the
+    function as the post wrote it, shown with a caret under the column at fault). The reason may repeat
+    the post's words, so it is shown as code, never as Markdown."""
     if isinstance(error, TooExpensive):
         return (
             "Sorry, I could not answer this one:\n\n"
@@ -426,8 +410,7 @@ def help_reply(error: InputError, username: str) -> str:
     if error.column is not None and error.field == "expression":
         where = f" (at column {error.column} of the expression)"
     reason = f"{error.message}{where}"
-    expression = getattr(error, "expression", "")
-    if error.column is not None and expression and "\n" not in expression and len(expression) <= 100:
+    if where and expression and "\n" not in expression and len(expression) <= 100:
         # The function as written, with a caret under the column at fault.
         reason = f"{expression}\n{' ' * (error.column - 1)}^ {reason}"
     return (

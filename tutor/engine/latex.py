@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import keyword
+import re
 from dataclasses import dataclass
 
 from tutor.config import Limits
@@ -104,6 +105,23 @@ def is_latex(text: str) -> bool:
     accepts, so no text expression changes meaning)."""
     stripped = text.strip()
     return stripped.startswith(("$", "\\(", "\\[")) or any(char in stripped for char in "\\{}|")
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def name_as_read(name: str) -> str:
+    """A variable's name written as in a LaTeX formula (``w_0``, ``w_{12}``, ``\\hat{y}``, ``\\theta_1``)
+    as the formula reads it (w0, w12, y_hat, theta1), for the point and the other fields that name the
+    variables of a LaTeX question. A name no formula could have made is left as it is, for the checks
+    to refuse."""
+    if _IDENTIFIER.fullmatch(name):
+        return re.sub(r"_(\d+)$", r"\1", name)
+    try:
+        text = translate(name).text
+    except InputError:
+        return name
+    return text if _IDENTIFIER.fullmatch(text) else name
 
 
 @dataclass(frozen=True)

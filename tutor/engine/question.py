@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 
 from tutor.config import Limits
 from tutor.engine.errors import InputError
+from tutor.engine.latex import is_latex, name_as_read
 from tutor.engine.parse import Parsed, check_name
 
 BASIC_METHODS = ("simultaneous", "sequential")
@@ -344,9 +346,10 @@ def question_from_text(
     shuffle_seed: str = "",
 ) -> Question:
     """The question from the text fields of the web form or the command line. ``settings`` maps a
-    setting's name to its text (empty text: the default); ``data`` is CSV text (see parse_data)."""
+    setting's name to its text (empty text: the default); ``data`` is CSV text (see parse_data). With a
+    LaTeX expression the variables may be named as in it (see with_latex_names)."""
     names = parse_names(methods, "methods")
-    return Question(
+    question = Question(
         expression=expression,
         point=parse_point(point),
         learning_rate=parse_number(learning_rate, "learning_rate"),
@@ -362,4 +365,22 @@ def question_from_text(
         data=parse_data(data) if data.strip() else None,
         batch_size=int(parse_number(batch_size, "batch_size", int)) if batch_size.strip() else None,
         shuffle_seed=int(parse_number(shuffle_seed, "shuffle_seed", int)) if shuffle_seed.strip() else None,
+    )
+    return with_latex_names(question)
+
+
+def with_latex_names(question: Question) -> Question:
+    """The question with its variables named as its LaTeX expression reads them: a point, data, fixed
+    and order may name them as the formula writes them (w_0, w_{12}, \\hat{y} for w0, w12, y_hat). The
+    question itself for an expression in the text grammar."""
+    if not is_latex(question.expression):
+        return question
+    return dataclasses.replace(
+        question,
+        point={name_as_read(name): value for name, value in question.point.items()},
+        data=None
+        if question.data is None
+        else {name_as_read(name): rows for name, rows in question.data.items()},
+        fixed=tuple(map(name_as_read, question.fixed)),
+        order=None if question.order is None else tuple(map(name_as_read, question.order)),
     )

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 PENDING = ("received", "replying")
 LEASE = timedelta(minutes=2)
 MAX_ERROR_CHARS = 2000
+EDIT_NOTE = "This answers the post as edited."
 
 
 @dataclass(frozen=True)
@@ -328,12 +329,12 @@ class DiscourseService:
     def _answer(self, claimed: _Claimed, summary: RunSummary) -> _Claimed | None:
         """Asks the post's question and stores the reply; returns the row ready to deliver."""
         post = claimed.post
-        case_id = None
+        case_id = read = None
         notes: list[str] = []
         try:
             digest, answers_an_edit = self._version(claimed.id)
             if answers_an_edit:
-                notes.append("This answers the post as edited.")
+                notes.append(EDIT_NOTE)
             read = read_post(post.raw, self.username, self.limits)
             notes += read.notes
             case = self.cases.ask(
@@ -346,7 +347,9 @@ class DiscourseService:
             case_id = case["id"]
             reply = reading_notes(notes) + answer_reply(case, f"{self.public_url}/cases/{case_id}")
         except InputError as error:
-            reply = reading_notes(notes[:1]) + help_reply(error, self.username)
+            # The notes on reading a question that could not be answered: only the one on the edit.
+            reply = reading_notes([note for note in notes if note == EDIT_NOTE])
+            reply += help_reply(error, self.username, read.question.expression if read is not None else None)
         except Exception as error:
             # Not the learner's fault (a bug, the database): the post stays queued and is retried.
             log.exception("answering discourse post %s failed", post.post_id)

@@ -61,7 +61,8 @@ class AskForm(FlaskForm):
         "Function f",
         validators=[InputRequired("Type the function to minimise."), Length(max=FIELD_LENGTH)],
         description="Use + − * / ** (or ^), parentheses and exp log sqrt sin cos tan tanh sinh cosh atan "
-        "sigmoid softplus relu abs (one argument), max min (two).",
+        "sigmoid softplus relu abs (one argument), max min (two). Or paste LaTeX, e.g. "
+        "$\\frac{1}{2}(\\hat{y} - y)^2$.",
     )
     point = StringField(
         "Starting point",
