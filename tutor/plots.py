@@ -3,7 +3,8 @@
 ``available(document)`` names the plots that make sense for a document, ``render(document, name)`` draws
 one as PNG bytes and ``figure(document, name)`` returns the figure before it is saved (for tests that
 look at what was drawn). Figures are built with matplotlib's object API rather than pyplot, whose global
-state is not safe to share between a web server's threads.
+state is not safe to share between a web server's threads; each draws on its own Agg canvas, so no global
+backend is chosen here (a notebook that imports this keeps its own).
 
 The two plots over the function itself (the loss along −g and the contour map) evaluate the loss with
 the engine's own Problem, built from the engine's parser: never from the raw text by any other means.
@@ -17,21 +18,17 @@ from __future__ import annotations
 import io
 import math
 
-import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from tutor.config import Limits  # noqa: E402
-from tutor.engine import parse_expression  # noqa: E402
-from tutor.engine.problem import Problem  # noqa: E402
-from tutor.engine.question import check_question  # noqa: E402
-from tutor.services.cases import question_from_input  # noqa: E402
+from tutor.config import Limits
+from tutor.engine import parse_expression
+from tutor.engine.problem import Problem
+from tutor.engine.question import check_question
+from tutor.services.cases import question_from_input
 
 TITLES = {
     "loss": "Loss after each step",
