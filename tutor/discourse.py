@@ -220,12 +220,15 @@ def _display_math_on_one_line(prose: str) -> str:
 
 def _asked_after(text: str) -> str:
     """What follows a mention: the rest of its line or, if nothing is there, the next line with words;
-    and with it the lines right after that start with a key (``at ...``, ``learning rate ...``) or hold
-    only maths, as people write a question over several lines."""
+    and with it the lines after that start with a key (``at ...``, ``learning rate ...``) or hold only
+    maths, as people write a question over several lines (blank lines between them too), up to the first
+    line of other words."""
     first, *others = text.split("\n")
     lines = iter(others)
     asked = _asked(first) or next((_asked(line) for line in lines if line.strip()), "")
     for line in lines:
+        if not line.strip():
+            continue
         if not (_starts_with_key(line) or _MATH_OR_CODE.fullmatch(line.strip())):
             break
         asked += " " + _asked(line)

@@ -86,6 +86,12 @@ def test_a_point_without_names_must_give_one_value_per_variable():
             {"y_hat": 2, "y": 1},
         ),
         ("@tutorbot f = $x^2$ at x=1 lr 0.1", "$x^2$", {"x": 1}),
+        (
+            "Hi @tutorbot, does a small step lower this?\n\n$$\n(w x - y)^2\n$$\n\nfrom w=1, x=2, y=1\n"
+            "learning rate 0.1\n\nThanks, at x=3 it was odd",
+            "$$ (w x - y)^2 $$",
+            {"w": 1, "x": 2, "y": 1},
+        ),
         ("Hi @tutorbot, does `x^2` go down at x=1 with lr 0.1?", "x^2", {"x": 1}),
         ("@tutorbot f = \\sigma(w_0 x_0) at w_0=1, x_0=2 lr 0.1", "\\sigma(w_0 x_0)", {"w0": 1, "x0": 2}),
     ],
