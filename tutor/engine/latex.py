@@ -134,8 +134,9 @@ class Translation:
 
 
 def parse_latex(text: str, limits: Limits | None = None):
-    """The LaTeX ``text`` parsed as ``parse_expression`` parses its translation (``Parsed.text`` is the
-    translation: the formula as the tutor read it). Refusals carry the column in ``text``."""
+    """The LaTeX ``text`` (within the length limit: parse_expression checks it first) parsed as
+    ``parse_expression`` parses its translation (``Parsed.text`` is the translation: the formula as the
+    tutor read it). Refusals carry the column in ``text``."""
     from tutor.engine.parse import parse_expression  # parse.py hands LaTeX to this module
 
     limits = limits or Limits()
@@ -155,14 +156,8 @@ def parse_latex(text: str, limits: Limits | None = None):
 
 
 def translate(text: str, limits: Limits | None = None) -> Translation:
+    """The LaTeX ``text`` in the text grammar. Linear in its length; parse_expression bounds that."""
     limits = limits or Limits()
-    if not isinstance(text, str):
-        raise InputError("the expression must be text")
-    if len(text) > limits.max_expression_length:
-        raise InputError(
-            f"the expression is {len(text)} characters long; the limit is {limits.max_expression_length}",
-            column=limits.max_expression_length + 1,
-        )
     start, end = _formula_bounds(text)
     reader = _Reader(text, start, end, limits)
     reader.formula()

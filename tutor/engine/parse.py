@@ -100,8 +100,6 @@ def parse_expression(text: str, limits: Limits | None = None) -> Parsed:
     limits = limits or Limits()
     if not isinstance(text, str):
         raise InputError("the expression must be text")
-    if is_latex(text):
-        return parse_latex(text, limits)  # which hands its translation back to this function
     if not text.strip():
         raise InputError("the expression is empty")
     if len(text) > limits.max_expression_length:
@@ -109,6 +107,8 @@ def parse_expression(text: str, limits: Limits | None = None) -> Parsed:
             f"the expression is {len(text)} characters long; the limit is {limits.max_expression_length}",
             column=limits.max_expression_length + 1,
         )
+    if is_latex(text):
+        return parse_latex(text, limits)  # which hands its translation back to this function
     source, columns = _python_source(text)
     try:
         module = ast.parse(source, mode="eval")
