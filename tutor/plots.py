@@ -18,17 +18,17 @@ from __future__ import annotations
 import io
 import math
 
-import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import LineCollection
-from matplotlib.figure import Figure
+import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
-from tutor.config import Limits
-from tutor.engine import parse_expression
-from tutor.engine.problem import Problem
-from tutor.engine.question import check_question
-from tutor.services.cases import question_from_input
+from tutor.config import Limits  # noqa: E402
+from tutor.engine import parse_expression  # noqa: E402
+from tutor.engine.problem import Problem  # noqa: E402
+from tutor.engine.question import check_question  # noqa: E402
+from tutor.services.cases import question_from_input  # noqa: E402
 
 TITLES = {
     "loss": "Loss after each step",
