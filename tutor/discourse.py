@@ -4,10 +4,16 @@ A post asks the tutor by mentioning it, on one line (or with the mention alone o
 
     @tutorbot f = (x+y)*z at x=-2, y=5, z=-4 lr 0.01 steps 3 order z,y,x
 
-or with the same keys one per line in a fenced block opened with ```tutor or ~~~tutor. What the post
-quotes ([quote] or "> " lines) and code (fenced or inline) is never read. Replies go to the forum
-through its API (POST /posts.json); a forum that is down or rate-limits us raises ``DeliveryFailed``
-with how long to wait, and the caller keeps the reply and tries again later.
+or as people write it: ``learning rate 0.05``, ``lr=0.05``, ``η = 0.05``, ``eta 0.05``; ``starting at``
+or ``from`` for ``at``; ``at (1, 1)`` for the values in the order the variables first appear in f (the
+reply says how it read them); the function in LaTeX between ``$ $`` or ``$$ $$``; the keys on the lines
+that follow. Or with the same keys one per line in a fenced block opened with ```tutor or ~~~tutor. What
+the post quotes ([quote] or "> " lines) and code (fenced or inline) is never read. Reading is linear in
+the post's length, and a post over MAX_POST_CHARS is not read at all.
+
+Replies go to the forum through its API (POST /posts.json); a forum that is down or rate-limits us raises
+``DeliveryFailed`` with how long to wait, and the caller keeps the reply and tries again later. Nothing a
+post says reaches a reply except inside a code span or block (tutor.engine.markup).
 """
 
 from __future__ import annotations
@@ -24,9 +30,12 @@ from email.utils import parsedate_to_datetime
 
 import requests
 
-from tutor.engine import InputError, Question, TooExpensive, question_from_text
+from tutor.config import Limits
+from tutor.engine import InputError, Question, TooExpensive, parse_expression, question_from_text
 from tutor.engine.explain import render_answer
 from tutor.engine.explain.render import MathMode
+from tutor.engine.markup import code_block, code_span
+from tutor.engine.numbers import fmt
 
 # Discourse's default max_post_length is 32000 characters; a reply over it would be refused forever.
 MAX_REPLY_CHARS = 30_000
@@ -34,6 +43,9 @@ MAX_REPLY_CHARS = 30_000
 WORKED_TITLE = "Worked numbers"
 # What is kept of a post as the case's question text.
 MAX_QUESTION_CHARS = 4_000
+# A post longer than this is not read (a forum's posts are at most 32 000 characters unless its admins
+# raise the limit): reading is linear, and this bounds it.
+MAX_POST_CHARS = 200_000
 
 KEYS = {
     "f": "expression",
@@ -45,13 +57,40 @@ KEYS = {
     "methods": "methods",
 }
 REQUIRED = {"f": "the function", "at": "the starting point", "lr": "the learning rate"}
-# The same keys inline: each must stand alone between spaces, so `atan(x)` or `lr2` stay in the text.
-_INLINE_KEY = re.compile(r"(?<!\S)(at|lr|steps|order|fixed|methods)(?=\s|:|=|$)", re.IGNORECASE)
+# How people write each key. A key stands alone between spaces, so `atan(x)` or `lr2` stay in the text.
+_KEY_WORDS = {
+    "at": r"starting\s+(?:at|from)|start\s+(?:at|from)|starting\s+point|at|from",
+    "lr": r"learning[\s_-]+rate|step\s+size|lr|eta|η|\\eta",
+    "steps": "steps",
+    "order": "order",
+    "fixed": "fixed",
+    "methods": "methods",
+}
+_KEY = re.compile(
+    r"(?<!\S)(?:"
+    + "|".join(f"(?P<{key}>{words})" for key, words in _KEY_WORDS.items())
+    + r")(?=[\s:=(\[]|$)",
+    re.IGNORECASE,
+)
+# Words that are keys only when a value of the key's kind follows: in "look at this" or "from the
+# thread", "at" and "from" are words, and so is "learning rate" in "which learning rate should I use?".
+_NATURAL = re.compile(r"at|from|start.*|learning.*|step\s+size|eta|η|\\eta", re.IGNORECASE)
+_LOOKS_LIKE = {
+    "at": re.compile(r"\s*(?:[:=]\s*)?(?:[(\[]|[-+.\d]|[^\s=,()]{1,40}\s*=)"),  # (1, 2), 1, 2 or w_0 =
+    "lr": re.compile(r"\s*(?:[:=]|of|is)?\s*[-+.\d]", re.IGNORECASE),
+}
 _EXPRESSION_START = re.compile(r"\s*f\s*[:=]\s*", re.IGNORECASE)
+# "f =", "f(x, y) =", "L =" where the function starts in the middle of a sentence.
+_EXPRESSION_NAMED = re.compile(r"(?<!\S)(?:f|L|loss)\s*(?:\([^()=]{0,100}\))?\s*[:=]\s*", re.IGNORECASE)
+# Maths between $$ $$ or $ $ in a line, and inline code: neither holds keys, and either may be the function.
+_MATH_OR_CODE = re.compile(r"\$\$[^$]+\$\$|\$[^$\n]+\$|`[^`\n]*`")
+# Words that join a value to the next key in a sentence: "at x=1 with learning rate 0.1".
+_FILLERS = {"with", "and", "using", "a", "an", "the", "of", "please", "then"}
 # CommonMark's fences: three or more backticks or tildes; a backtick fence's info string has no backtick
 # (a line like ```x``` is inline code).
 _FENCE_OPENING = re.compile(r"[ \t]*(?P<fence>`{3,}(?=[^`]*$)|~{3,})(?P<info>.*)")
-_QUOTE = re.compile(r"\[quote[^\]]*\](?:(?!\[quote).)*?\[/quote\]", re.DOTALL | re.IGNORECASE)
+# A [quote] tag's opening (with its attribution, of bounded length: no search runs away) or closing.
+_QUOTE_TAG = re.compile(r"\[(?P<closing>/?)quote(?:[= ][^\[\]\n]{0,500})?\]", re.IGNORECASE)
 # A Markdown blockquote line, in any nesting: someone else's words, like [quote].
 _QUOTED_LINE = re.compile(r"[ \t]*>")
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
@@ -63,11 +102,27 @@ def _mention(username: str) -> re.Pattern[str]:
 
 
 def _without_quotes(raw: str) -> str:
-    """The post's own words: quotes of other posts removed (innermost first, so nesting works)."""
-    previous = None
-    while previous != raw:
-        previous, raw = raw, _QUOTE.sub("", raw)
-    return raw
+    """The post's own words: [quote] ... [/quote] blocks removed, nested ones with the quote around them.
+
+    One pass over the tags with a stack of open quotes, so the work is linear in the post's length (a
+    regular expression removing innermost pairs until none is left is quadratic: 5.7 s for 120 KB). As
+    Discourse shows it, an opening without its closing, or a closing without its opening, stays text."""
+    opened: list[int] = []  # where each open quote starts
+    removed: list[tuple[int, int]] = []  # spans to remove, none inside another, in order
+    for tag in _QUOTE_TAG.finditer(raw):
+        if not tag["closing"]:
+            opened.append(tag.start())
+        elif opened:
+            start = opened.pop()
+            while removed and removed[-1][0] >= start:
+                removed.pop()  # a quote inside this one
+            removed.append((start, tag.end()))
+    kept, position = [], 0
+    for start, end in removed:
+        kept.append(raw[position:start])
+        position = end
+    kept.append(raw[position:])
+    return "".join(kept)
 
 
 @dataclass(frozen=True)
@@ -109,17 +164,35 @@ def mentions(raw: str, username: str) -> bool:
     return bool(_mention(username).search(_without_inline_code(_own_words(raw).prose)))
 
 
+@dataclass(frozen=True)
+class ReadPost:
+    """The question a post asks, and notes for the reply where the tutor had to choose how to read it
+    (Markdown in which the post's own words appear only in code spans)."""
+
+    question: Question
+    notes: tuple[str, ...] = ()
+
+
 def read_question(raw: str, username: str) -> Question:
     """The question in the post. Raises InputError saying what is missing or wrong."""
+    return read_post(raw, username).question
+
+
+def read_post(raw: str, username: str, limits: Limits | None = None) -> ReadPost:
+    """The question in the post with the notes on how it was read. Raises InputError saying what is
+    missing or wrong."""
+    if len(raw) > MAX_POST_CHARS:
+        raise InputError(f"the post is longer than the {MAX_POST_CHARS} characters I read", "post")
     post = _own_words(raw)
     block = next((body for info, body in post.fenced if info.lower() == "tutor"), None)
     if block is not None:
-        return _question(_block_values(block))
-    return _mentioned_question(post.prose, username)
+        return _question(_block_values(block), limits or Limits())
+    return _mentioned_question(post.prose, username, limits or Limits())
 
 
-def _mentioned_question(prose: str, username: str) -> Question:
+def _mentioned_question(prose: str, username: str, limits: Limits) -> ReadPost:
     """The question after a mention: the first that reads as one, as "Thanks @tutorbot!" may come first."""
+    prose = _display_math_on_one_line(prose)
     found = list(_mention(username).finditer(_without_inline_code(prose)))
     if not found:
         raise InputError(f"the post does not mention @{username}", "post")
@@ -128,61 +201,165 @@ def _mentioned_question(prose: str, username: str) -> Question:
     errors = []
     for line in asked:
         try:
-            return _question(_inline_values(line))
+            return _question(_inline_values(line), limits)
         except InputError as error:
             errors.append(error)
     # The reason given is the first mention's that had words after it: the likeliest attempt to ask.
     raise next((error for line, error in zip(asked, errors, strict=True) if line), errors[0])
 
 
+def _display_math_on_one_line(prose: str) -> str:
+    """Each $$ ... $$ block on one line (Discourse writes display maths over several), so that it is
+    read like the rest of the line it starts on. Linear: each search starts where the last one ended."""
+    parts, position = [], 0
+    while (start := prose.find("$$", position)) >= 0:
+        end = prose.find("$$", start + 2)
+        if end < 0:
+            break
+        parts += [prose[position:start], prose[start : end + 2].replace("\n", " ")]
+        position = end + 2
+    parts.append(prose[position:])
+    return "".join(parts)
+
+
 def _asked_after(text: str) -> str:
-    """What follows a mention: the rest of its line or, if nothing is there, the next line with words."""
+    """What follows a mention: the rest of its line or, if nothing is there, the next line with words;
+    and with it the lines after that start with a key (``at ...``, ``learning rate ...``) or hold only
+    maths, as people write a question over several lines (blank lines between them too), up to the first
+    line of other words."""
     first, *others = text.split("\n")
-    following = next((line for line in others if line.strip()), "")
-    return _asked(first) or _asked(following)
+    lines = iter(others)
+    asked = _asked(first) or next((_asked(line) for line in lines if line.strip()), "")
+    for line in lines:
+        if not line.strip():
+            continue
+        if not (_starts_with_key(line) or _MATH_OR_CODE.fullmatch(line.strip())):
+            break
+        asked += " " + _asked(line)
+    return asked
+
+
+def _starts_with_key(line: str) -> bool:
+    return any(key.start() == len(line) - len(line.lstrip()) for key in _keys(line))
 
 
 def _asked(line: str) -> str:
-    # Backticks are how people quote a formula in Markdown, and "Hi @tutorbot, ..." or "@tutorbot: ..."
-    # put punctuation around the question: neither is part of it.
-    return line.replace("`", "").strip(" \t,:").rstrip("?!.;").strip()
+    # "Hi @tutorbot, ..." or "@tutorbot: ... ?" put punctuation around the question: it is not part of it.
+    return line.strip(" \t,:").rstrip("?!.;").strip()
 
 
-def _question(values: dict[str, str]) -> Question:
+def _keys(line: str) -> list[re.Match[str]]:
+    """The keys in a line, outside its maths and code, where a value of their kind follows."""
+    masked = _MATH_OR_CODE.sub(lambda span: "\x01" * len(span.group()), line)
+    keys = []
+    for key in _KEY.finditer(masked):
+        looks_like = _LOOKS_LIKE.get(key.lastgroup)
+        if looks_like and _NATURAL.fullmatch(key.group()) and not looks_like.match(masked, key.end()):
+            continue
+        keys.append(key)
+    return keys
+
+
+def _question(values: dict[str, str], limits: Limits) -> ReadPost:
     missing = [key for key in ("f", "at", "lr") if key not in values]
     if missing:
         needed = " and ".join(f"`{key}` ({REQUIRED[key]})" for key in missing)
         raise InputError(f"the question needs {needed}", KEYS[missing[0]])
-    return question_from_text(
-        values["f"],
-        values["at"],
+    expression, notes = values["f"], []
+    point = values["at"]
+    if _is_positional(point):
+        point, note = _named_point(expression, point, limits)
+        notes.append(note)
+    question = question_from_text(
+        expression,
+        point,
         values["lr"],
         values.get("steps", ""),
         values.get("fixed", ""),
         values.get("order", ""),
         values.get("methods", ""),
     )
+    return ReadPost(question, tuple(notes))
+
+
+def _is_positional(point: str) -> bool:
+    """``(1, 1)``, ``[1, -2]`` or ``1, 2``: values without names."""
+    return "=" not in point and bool(re.fullmatch(r"[(\[]?[-+.\deE,;\s]+[)\]]?", point.strip()))
+
+
+def _named_point(expression: str, point: str, limits: Limits) -> tuple[str, str]:
+    """``at (1, 2)`` as ``x=1, y=2``: the values in the order the variables first appear in f; and the
+    note that says so in the reply."""
+    names = parse_expression(expression, limits).symbols
+    raw_values = [value for value in re.split(r"[,;\s]+", point.strip().strip("()[]").strip()) if value]
+    values = []
+    for value in raw_values:
+        try:
+            values.append(float(value))
+        except ValueError:
+            raise InputError(f"'{value[:20]}' is not a number", "point") from None
+    if len(values) != len(names):
+        given = f"{len(values)} value{'s' if len(values) != 1 else ''}"
+        variables = f"{len(names)} variable{'s' if len(names) != 1 else ''} ({', '.join(names)})"
+        raise InputError(f"`at` gives {given} but f has {variables}: write name=value pairs", "point")
+    named = ", ".join(f"{name}={fmt(value)}" for name, value in zip(names, values, strict=True))
+    note = (
+        f"I read {code_span('at ' + point.strip())} as {code_span(named)}: the values in the order "
+        "the variables first appear in f."
+    )
+    return named, note
 
 
 def _put(values: dict[str, str], key: str, value: str) -> None:
     if key in values:
         raise InputError(f"`{key}` is given twice", KEYS[key])
-    values[key] = value.strip()
+    values[key] = _value(key, value)
+
+
+def _value(key: str, text: str) -> str:
+    """A key's value as written after it: without the separator ("lr: 0.1", "η = 0.1", "learning rate of
+    0.1"), the words joining it to the next key ("at x=1 with"), code marks and closing punctuation."""
+    words = re.sub(r"^\s*(?:[:=]|of\b|is\b)?\s*", "", text, flags=re.IGNORECASE).replace("`", "").split()
+    while words and words[-1].lower().rstrip(",;") in _FILLERS:
+        words.pop()
+    if key in ("lr", "steps") and words:
+        words = words[:1]  # a number: "learning rate 0.05 please"
+    value = " ".join(words).rstrip(",;")
+    if key == "at":
+        value = re.sub(r"\s+and\s+", ", ", value, flags=re.IGNORECASE)  # "x=1 and y=2"
+    return value
 
 
 def _inline_values(line: str) -> dict[str, str]:
     if not line:
         return {}
-    keys = list(_INLINE_KEY.finditer(line))
+    keys = _keys(line)
     head = line[: keys[0].start()] if keys else line
     values: dict[str, str] = {}
-    start = _EXPRESSION_START.match(head)
     if head.strip():
-        _put(values, "f", head[start.end() :] if start else head)
+        values["f"] = _expression_in(head)
     for index, key in enumerate(keys):
         end = keys[index + 1].start() if index + 1 < len(keys) else len(line)
-        _put(values, key.group(1).lower(), _strip_separator(line[key.end() : end]))
+        _put(values, key.lastgroup, line[key.end() : end])
     return values
+
+
+def _expression_in(head: str) -> str:
+    """The function in the words before the first key: the maths between $ $ or $$ $$, else what follows
+    "f =" (or "L =", "f(x, y) ="), and of that the code between backticks if there is some."""
+    spans = list(_MATH_OR_CODE.finditer(head))
+    math_span = next((span.group() for span in spans if span.group().startswith("$")), None)
+    if math_span is not None:
+        return math_span
+    named = _EXPRESSION_NAMED.search(head)
+    if named:
+        head = head[named.end() :]
+    code = _INLINE_CODE.search(head)
+    if code:
+        return code.group()[1:-1].strip()
+    # The end of the sentence the function stood in ("... f = x^2?") is not part of it; "2." would be.
+    expression = head.strip().rstrip("?!,;:")
+    return expression[:-1] if re.search(r"\D\.$", expression) else expression
 
 
 def _block_values(block: str) -> dict[str, str]:
@@ -195,17 +372,12 @@ def _block_values(block: str) -> dict[str, str]:
         if expression:
             _put(values, "f", line[expression.end() :])
             continue
-        key, _, rest = line.partition(" ")
-        key = key.rstrip(":=").lower()
-        if key not in KEYS or key == "f":
+        key = next((key for key in _keys(line) if key.start() == 0), None)
+        if key is None:
             known = ", ".join(f"`{name}`" for name in KEYS)
             raise InputError(f"the line `{line[:40]}` does not start with a known key ({known})", "post")
-        _put(values, key, _strip_separator(rest))
+        _put(values, key.lastgroup, line[key.end() :])
     return values
-
-
-def _strip_separator(value: str) -> str:
-    return re.sub(r"^\s*[:=]?\s*", "", value)
 
 
 def question_text(raw: str) -> str:
@@ -232,25 +404,42 @@ def answer_reply(case: dict, case_url: str, math: MathMode = "off") -> str:
     return "\n\n".join([*head, details, link]) + "\n"
 
 
-def help_reply(error: InputError, username: str) -> str:
-    """The reply to a mention the tutor could not answer: why, and how to ask."""
+def reading_notes(notes: tuple[str, ...] | list[str]) -> str:
+    """Notes on how a post was read, as the reply's first lines (empty without notes)."""
+    return "".join(f"*{note}*\n\n" for note in notes)
+
+
+def help_reply(error: InputError, username: str, expression: str | None = None) -> str:
+    """The reply to a mention the tutor could not answer: why, and how to ask (``expression``: the
+    function as the post wrote it, shown with a caret under the column at fault). The reason may repeat
+    the post's words, so it is shown as code, never as Markdown."""
     if isinstance(error, TooExpensive):
         return (
-            f"Sorry, I could not answer this one: {error.message}. "
-            "A shorter expression or fewer steps should work.\n"
+            "Sorry, I could not answer this one:\n\n"
+            + code_block(error.message)
+            + "\nA shorter expression or fewer steps should work.\n"
         )
     where = ""
     if error.column is not None and error.field == "expression":
         where = f" (at column {error.column} of the expression)"
+    reason = f"{error.message}{where}"
+    if where and expression and "\n" not in expression and len(expression) <= 100:
+        # The function as written, with a caret under the column at fault.
+        reason = f"{expression}\n{' ' * (error.column - 1)}^ {reason}"
     return (
-        f"Sorry, I could not read a question in your post: {error.message}{where}.\n\n"
-        "Ask on one line after the mention, with the function, the starting point and the learning rate:\n\n"
+        "Sorry, I could not read a question in your post:\n\n"
+        + code_block(reason)
+        + "\nAsk on one line after the mention, with the function, the starting point and the learning "
+        "rate:\n\n"
         "```text\n"
         f"@{username} f = (x+y)*z at x=-2, y=5, z=-4 lr 0.01\n"
         "```\n\n"
-        "and if you like `steps 10`, `order z,y,x` (for the one-at-a-time updates), `fixed x0,x1` "
-        "(symbols that are data, never updated) or `methods simultaneous,sequential,momentum,adam`. "
-        "The same keys also work one per line in a block:\n\n"
+        "The point may also be `at (-2, 5, -4)` (the values in the order the variables first appear in f) "
+        "and the learning rate `learning rate 0.01` or `η = 0.01`; the function may be LaTeX between `$` "
+        "signs, e.g. `$\\sigma(w_0 x_0 + b)$`. If you like, add `steps 10`, `order z,y,x` (for the "
+        "one-at-a-time updates), `fixed x0,x1` (symbols that are data, never updated) or "
+        "`methods simultaneous,sequential,momentum,adam`. The same keys also work one per line in a "
+        "block:\n\n"
         "````text\n"
         "```tutor\n"
         "f = (x+y)*z\n"
@@ -259,6 +448,7 @@ def help_reply(error: InputError, username: str) -> str:
         "steps 3\n"
         "```\n"
         "````\n"
+        "\nEditing your post to fix it works too: I answer the edit.\n"
     )
 
 

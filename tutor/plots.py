@@ -5,7 +5,8 @@ one as PNG bytes and ``figure(document, name)`` returns the figure before it is 
 look at what was drawn); ``caption(document, name)`` says in words what that plot shows of this
 document, and ``loss_change_curve(document)`` gives the line plot's numbers to pages that draw the curve
 themselves. Figures are built with matplotlib's object API rather than pyplot, whose global state is not
-safe to share between a web server's threads.
+safe to share between a web server's threads; each draws on its own Agg canvas, so no global backend is
+chosen here (a notebook that imports this keeps its own).
 
 The two plots over the function itself (the loss along −g and the contour map) evaluate the loss with
 the engine's own Problem, built from the engine's parser from the saved document's input: never from the
@@ -19,10 +20,6 @@ from __future__ import annotations
 
 import io
 import math
-
-import matplotlib
-
-matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402

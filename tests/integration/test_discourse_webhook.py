@@ -152,7 +152,7 @@ def test_the_webhook_is_off_without_a_secret(database_url, tmp_path):
         (post_payload(raw="just chatting, no mention"), "post_created", "does not mention"),
         (post_payload(username="TutorBot"), "post_created", "own post"),
         (post_payload(post_type=4), "post_created", "whisper"),
-        (post_payload(), "post_edited", "post_created only"),
+        (post_payload(), "post_destroyed", "post_created and post_edited only"),
     ],
 )
 def test_posts_that_do_not_ask_are_ignored(app, client, forum, payload, event, reason):

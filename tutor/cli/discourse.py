@@ -56,7 +56,7 @@ def status(pending_only: bool, limit: int) -> None:
         db.dispose()
     for post in posts:
         line = (
-            f"post {post['post_id']:<8} topic {post['topic_id']:<6} @{post['username']:<16} "
+            f"post {post['post_id']:<8} v{post['version']:<3} topic {post['topic_id']:<6} @{post['username']:<16} "
             f"{post['state']:<9} attempts {post['attempts']}"
         )
         if post["next_attempt_at"] is not None:

@@ -15,6 +15,7 @@ from tutor.engine.analysis import analyse_first_step
 from tutor.engine.errors import InputError, TooExpensive
 from tutor.engine.explain import explain
 from tutor.engine.graph import Graph, build_graph
+from tutor.engine.latex import is_latex
 from tutor.engine.numbers import fmt, strict_json
 from tutor.engine.parse import Parsed, parse_expression
 from tutor.engine.problem import Problem
@@ -73,7 +74,13 @@ def _answer(question: Question, limits: Limits) -> dict:
             "batch_size": checked.batch_size,
             "shuffle_seed": checked.shuffle_seed,
         },
-        "expression": {"canonical": parsed.canonical, "latex": parsed.latex},
+        # As the tutor read it: the text grammar (for LaTeX input, its translation), next to the input as written.
+        "expression": {
+            "canonical": parsed.canonical,
+            "latex": parsed.latex,
+            "notation": "latex" if is_latex(question.expression) else "text",
+            "read_as": parsed.text,
+        },
         "parameters": list(checked.parameters),
         "data_rows": problem.rows or None,
         "loss": loss,

@@ -122,3 +122,6 @@ def _guard_slopes(fn: Callable[..., tuple[float, ...]]) -> Callable[..., tuple[f
 
 
 FUNCTIONS: dict[str, Function] = _table()
+# Other names learners write for the same functions: ln(x) is log(x) (the node is a log node).
+ALIASES = {"ln": "log", "arctan": "atan"}
+FUNCTIONS.update({alias: FUNCTIONS[name] for alias, name in ALIASES.items()})

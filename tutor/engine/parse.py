@@ -7,14 +7,17 @@ before any SymPy call, and only then turned into SymPy objects built directly.
 
 Grammar: numbers, names, ``+ - * / **`` (``^`` means power too, the typeset − is a minus, × and · are
 times), unary minus and plus, parentheses, and calls of the functions in ``functions.FUNCTIONS`` with
-their fixed number of arguments.
+their fixed number of arguments. LaTeX (``latex.is_latex``) is translated into this grammar by latex.py
+and comes back here. A refusal of a common slip says how to write it (``2x``: write 2*x).
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -24,6 +27,7 @@ import sympy as sp
 from tutor.config import Limits
 from tutor.engine.errors import InputError
 from tutor.engine.functions import FUNCTIONS
+from tutor.engine.latex import is_latex, parse_latex
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
@@ -103,6 +107,8 @@ def parse_expression(text: str, limits: Limits | None = None) -> Parsed:
             f"the expression is {len(text)} characters long; the limit is {limits.max_expression_length}",
             column=limits.max_expression_length + 1,
         )
+    if is_latex(text):
+        return parse_latex(text, limits)  # which hands its translation back to this function
     source, columns = _python_source(text)
     try:
         module = ast.parse(source, mode="eval")
@@ -111,6 +117,10 @@ def parse_expression(text: str, limits: Limits | None = None) -> Parsed:
             # Python gives no position when the text stops mid-formula ("x*", "x +"): point past its end.
             raise InputError("the formula ends too early", column=columns[-1]) from None
         column = columns[min(exc.offset - 1, len(columns) - 1)]
+        side_by_side = _side_by_side(source) if exc.msg.startswith("invalid") else None
+        if side_by_side is not None:
+            hint, index = side_by_side
+            raise InputError(hint, column=columns[index]) from None
         raise InputError(f"this is not a formula I can read ({exc.msg})", column=column) from None
     except (RecursionError, MemoryError, ValueError):
         raise InputError("the expression is nested too deeply") from None
@@ -147,8 +157,9 @@ def _python_source(text: str) -> tuple[str, list[int]]:
     for index, char in enumerate(stripped, start):
         allowed = char.isascii() and (char.isprintable() or char in " \t")
         if not allowed and char not in _TYPED_OPERATORS:
-            hint = "; write powers as x**2 or x^2" if char in "²³" else ""
-            raise InputError(f"the character {char!r} is not allowed{hint}", column=index + 1)
+            raise InputError(
+                f"the character {char!r} is not allowed{_character_hint(char)}", column=index + 1
+            )
         piece = _TYPED_OPERATORS.get(char, char)
         out.append(piece)
         columns.extend([index + 1] * len(piece))
@@ -208,13 +219,19 @@ class _Builder:
             return self.bounded(_UNARY[type(node.op)], (operand,), text, node)
         if isinstance(node, ast.Call):
             return self.call(node, depth, text, column)
+        if isinstance(node, ast.Tuple):
+            comma = re.search(r"\d,\d", self.source)
+            if comma:
+                raise InputError(
+                    "use a point as the decimal separator (0.5, not 0,5)",
+                    column=self.columns[comma.start() + 1],
+                )
+            raise self.refuse("a comma may only separate the arguments of max or min", node)
         raise self.refuse(f"'{_describe(node)}' is not allowed in a formula", node)
 
     def call(self, node: ast.Call, depth: int, text: str, column: int) -> Node:
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-            what = node.func.id if isinstance(node.func, ast.Name) else _describe(node.func)
-            known = ", ".join(sorted(FUNCTIONS))
-            raise self.refuse(f"unknown function '{what}' (known: {known})", node)
+            raise self.refuse(_unknown_function(node), node)
         function = FUNCTIONS[node.func.id]
         if node.keywords:
             raise self.refuse(f"{function.name}() takes no named arguments", node.keywords[0])
@@ -264,6 +281,66 @@ class _Builder:
 
 
 _CHAINS = ({ast.Add, ast.Sub}, {ast.Mult, ast.Div})
+# The names of the functions without their aliases (ln is log), for a refusal to list.
+_KNOWN = ", ".join(sorted(name for name, function in FUNCTIONS.items() if function.name == name))
+# Typed symbols of maths, and what to write for them.
+_CHARACTER_HINTS = {"σ": "sigmoid(…) for σ(…)", "√": "sqrt(…)", "²": "x**2 or x^2", "³": "x**3 or x^3"}
+# One piece of the source: a number, a name, or any other character.
+_PIECE = re.compile(r"(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_]\w*)|(?P<other>\S)")
+
+
+def _character_hint(char: str) -> str:
+    """What to write instead of a character the grammar does not have: "; write ..." or ""."""
+    if char in _CHARACTER_HINTS:
+        return f"; write {_CHARACTER_HINTS[char]}"
+    try:
+        name = unicodedata.name(char)
+    except ValueError:
+        return ""
+    if name.startswith("GREEK SMALL LETTER ") or name.startswith("GREEK CAPITAL LETTER "):
+        spelled = name.rsplit(" ", 1)[1].lower()
+        return f"; write its name, e.g. {spelled if name.startswith('GREEK SMALL') else spelled.capitalize()}"
+    return ""
+
+
+def _unknown_function(node: ast.Call) -> str:
+    """The refusal of a call of something that is not a function: a close misspelling, or a product
+    written without its * (x(y+1), 2(x+y))."""
+    what = node.func.id if isinstance(node.func, ast.Name) else _describe(node.func)
+    argument = _describe(node.args[0]) if len(node.args) == 1 and not node.keywords else "…"
+    close = difflib.get_close_matches(what[:40], _KNOWN.split(", "), n=1, cutoff=0.7)
+    if close:
+        return f"unknown function '{what}': did you mean {close[0]}?"
+    if isinstance(node.func, ast.Constant | ast.Name):
+        return f"'{what}' is not a function (known: {_KNOWN}); to multiply, write {what}*({argument})"
+    return f"unknown function '{what}' (known: {_KNOWN})"
+
+
+def _side_by_side(source: str) -> tuple[str, int] | None:
+    """Two operands with no operator between them (2x, (x+y)z, x y): how to write the product, and the
+    index of the second operand; None if there are none. Linear in the source."""
+    pieces = [(match.lastgroup, match.start(), match.end()) for match in _PIECE.finditer(source)]
+    for (kind, start, end), (next_kind, next_start, next_end) in zip(pieces, pieces[1:], strict=False):
+        ends_operand = kind in ("number", "name") or source[start:end] == ")"
+        if ends_operand and next_kind in ("number", "name"):
+            left = _group_before(source, end) if kind == "other" else source[start:end]
+            return f"write {left}*{source[next_start:next_end]} to multiply", next_start
+    return None
+
+
+def _group_before(source: str, end: int) -> str:
+    """The parenthesised group that ends at ``end``, with the function name before it; cut to its last
+    20 characters."""
+    start, depth = end - 1, 0
+    for index in range(end - 1, -1, -1):
+        depth += (source[index] == ")") - (source[index] == "(")
+        if depth == 0:
+            start = index
+            break
+    while start > 0 and (source[start - 1].isalnum() or source[start - 1] == "_"):
+        start -= 1
+    text = source[start:end]
+    return text if len(text) <= 20 else "…" + text[-19:]
 
 
 def _same_chain(parent: ast.BinOp, child: ast.AST) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 
 from tutor.config import Limits
 from tutor.engine.errors import InputError
+from tutor.engine.latex import is_latex, name_as_read
 from tutor.engine.parse import Parsed, check_name
 
 BASIC_METHODS = ("simultaneous", "sequential")
@@ -273,6 +274,8 @@ def parse_point(text: str) -> dict[str, float]:
             continue
         match = _ASSIGNMENT.match(text, position)
         if not match:
+            if _decimal_comma_before(text, position):
+                raise InputError("use a point as the decimal separator (w=0.5, not w=0,5)", "point", position)
             raise InputError("write the point as name=value pairs, e.g. x=-2, y=5", "point", position + 1)
         name, raw = match.group(1), match.group(2)
         try:
@@ -286,6 +289,16 @@ def parse_point(text: str) -> dict[str, float]:
     if not point:
         raise InputError("give a value for every variable, e.g. x=-2, y=5", "point")
     return point
+
+
+def _decimal_comma_before(text: str, position: int) -> bool:
+    """Whether the digits at ``position`` follow a comma right after a digit: "w=0,5" read as w=0 and 5."""
+    return (
+        position >= 2
+        and text[position].isdigit()
+        and text[position - 1] == ","
+        and text[position - 2].isdigit()
+    )
 
 
 def parse_names(text: str | Sequence[str] | None, field: str) -> tuple[str, ...]:
@@ -304,6 +317,8 @@ def parse_number(text: str | float, field: str, kind: type = float) -> float:
     try:
         value = kind(str(text).strip())
     except (TypeError, ValueError):
+        if re.fullmatch(r"\s*[-+]?\d+,\d+\s*", str(text)):
+            raise InputError("use a point as the decimal separator (0.01, not 0,01)", field) from None
         what = "whole number" if kind is int else "number"
         raise InputError(f"'{str(text)[:20]}' is not a {what}", field) from None
     return value
@@ -347,9 +362,10 @@ def question_from_text(
     shuffle_seed: str = "",
 ) -> Question:
     """The question from the text fields of the web form or the command line. ``settings`` maps a
-    setting's name to its text (empty text: the default); ``data`` is CSV text (see parse_data)."""
+    setting's name to its text (empty text: the default); ``data`` is CSV text (see parse_data). With a
+    LaTeX expression the variables may be named as in it (see with_latex_names)."""
     names = parse_names(methods, "methods")
-    return Question(
+    question = Question(
         expression=expression,
         point=parse_point(point),
         learning_rate=parse_number(learning_rate, "learning_rate"),
@@ -365,4 +381,22 @@ def question_from_text(
         data=parse_data(data) if data.strip() else None,
         batch_size=int(parse_number(batch_size, "batch_size", int)) if batch_size.strip() else None,
         shuffle_seed=int(parse_number(shuffle_seed, "shuffle_seed", int)) if shuffle_seed.strip() else None,
+    )
+    return with_latex_names(question)
+
+
+def with_latex_names(question: Question) -> Question:
+    """The question with its variables named as its LaTeX expression reads them: a point, data, fixed
+    and order may name them as the formula writes them (w_0, w_{12}, \\hat{y} for w0, w12, y_hat). The
+    question itself for an expression in the text grammar."""
+    if not is_latex(question.expression):
+        return question
+    return dataclasses.replace(
+        question,
+        point={name_as_read(name): value for name, value in question.point.items()},
+        data=None
+        if question.data is None
+        else {name_as_read(name): rows for name, rows in question.data.items()},
+        fixed=tuple(map(name_as_read, question.fixed)),
+        order=None if question.order is None else tuple(map(name_as_read, question.order)),
     )

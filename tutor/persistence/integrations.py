@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tutor.persistence.models import Base, UTCDateTime
@@ -30,16 +30,22 @@ POST_STATES = ("received", "replying", "sent")
 
 
 class DiscoursePost(Base):
-    """A post that mentioned the tutor, the case it asked for, and the reply on its way to the forum.
+    """One version of a post that mentioned the tutor, the case it asked for, and the reply on its way to
+    the forum.
 
-    One row per post (the forum's post id is unique, and so is the webhook's event id), so a webhook
-    delivered twice never makes a second case or a second reply.
+    One row per version of a post's text (the forum's post id with its version number and the text's
+    SHA-256 are unique together, and so is the webhook's event id), so a webhook delivered twice never
+    makes a second case or a second reply, and an edited post gets a row of its own when it is answered
+    again (services/discourse.py decides when).
     """
 
     __tablename__ = "discourse_posts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    post_id: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+    post_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # Discourse's version number; edits within its grace period keep it, so the text's hash tells them apart.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    raw_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     event_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     topic_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     post_number: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -59,4 +65,7 @@ class DiscoursePost(Base):
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reply_post_id: Mapped[int | None] = mapped_column(BigInteger)
 
-    __table_args__ = (Index("ix_discourse_posts_state_next_attempt_at", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_discourse_posts_state_next_attempt_at", "state", "next_attempt_at"),
+        UniqueConstraint("post_id", "version", "raw_sha256"),
+    )

@@ -2,8 +2,11 @@
 
 Nothing is lost and nothing is doubled:
 
-- ``receive`` stores the post before the webhook is answered; the post id and the event id are unique,
-  so a delivery Discourse retries is recognised and changes nothing.
+- ``receive`` stores the post before the webhook is answered; the post's version (its id, version number
+  and text) and the event id are unique, so a delivery Discourse retries is recognised and changes nothing.
+- An edited post (``post_edited``) is answered when its earlier version got no answer or only the help
+  reply, and after a real answer only if the question changed, as a new reply that says it answers the
+  edit; an edit that arrives before the earlier version was answered replaces it. Once per version.
 - ``run_due`` answers stored posts (the case is created with the post as its idempotency key, so a
   crash between saving the case and recording it on the post does not make a second case), stores the
   reply, and only then sends it. A failed send is retried with exponential backoff, or after the
@@ -18,6 +21,7 @@ recording that. Discourse's API has no idempotency key to prevent it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -27,8 +31,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from tutor.config import Settings
+from tutor.config import Limits, Settings
 from tutor.discourse import (
+    MAX_POST_CHARS,
     DeliveryFailed,
     ForumClient,
     answer_reply,
@@ -36,7 +41,8 @@ from tutor.discourse import (
     help_reply,
     mentions,
     question_text,
-    read_question,
+    read_post,
+    reading_notes,
 )
 from tutor.engine import InputError
 from tutor.persistence.database import Database
@@ -48,17 +54,23 @@ log = logging.getLogger(__name__)
 PENDING = ("received", "replying")
 LEASE = timedelta(minutes=2)
 MAX_ERROR_CHARS = 2000
+EDIT_NOTE = "This answers the post as edited."
 
 
 @dataclass(frozen=True)
 class IncomingPost:
-    """What the tutor needs of a ``post_created`` webhook's post."""
+    """What the tutor needs of a ``post_created`` or ``post_edited`` webhook's post."""
 
     post_id: int
     topic_id: int
     post_number: int
     username: str
     raw: str
+    version: int = 1  # Discourse's version number of the post's text
+
+    @property
+    def raw_sha256(self) -> str:
+        return hashlib.sha256(self.raw.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -95,9 +107,11 @@ class DiscourseService:
         forum: ForumClient | None,
         clock=None,
         math: str = "off",
+        limits: Limits | None = None,
     ):
         self.database = database
         self.cases = cases
+        self.limits = limits or Limits()
         self.username = username
         self.public_url = public_url.rstrip("/")
         self.forum = forum
@@ -119,20 +133,45 @@ class DiscourseService:
             public_url=settings.public_url,
             forum=forum,
             math=settings.discourse_math,
+            limits=settings.limits,
         )
 
-    def receive(self, post: IncomingPost, event_id: str | None = None) -> Received:
-        """Stores a post that asks the tutor. Returns what became of it; never answers it here."""
+    def receive(self, post: IncomingPost, event_id: str | None = None, *, edited: bool = False) -> Received:
+        """Stores a post that asks the tutor (``edited``: a new version of it). Returns what became of it;
+        never answers it here."""
         if post.username.lower() == self.username.lower():
             return Received("ignored", "the tutor's own post")
+        if len(post.raw) > MAX_POST_CHARS:
+            return Received(
+                "ignored", f"the post is longer than the {MAX_POST_CHARS} characters the tutor reads"
+            )
         if not mentions(post.raw, self.username):
             return Received("ignored", f"the post does not mention @{self.username}")
         now = self._clock()
+        digest = post.raw_sha256
         try:
             with self.database.session(write=True) as session:
+                earlier = session.scalars(
+                    select(DiscoursePost)
+                    .where(DiscoursePost.post_id == post.post_id)
+                    .order_by(DiscoursePost.version, DiscoursePost.id)
+                ).all()
+                seen = event_id is not None and session.scalar(
+                    select(DiscoursePost.id).where(DiscoursePost.event_id == event_id)
+                )
+                if seen or any(row.version == post.version and row.raw_sha256 == digest for row in earlier):
+                    return Received("duplicate", "this post or event was received before")
+                if earlier:
+                    if not edited:
+                        return Received("duplicate", "this post was received before")
+                    outcome = self._edit(session, earlier[-1], post, now)
+                    if outcome is not None:
+                        return outcome
                 session.add(
                     DiscoursePost(
                         post_id=post.post_id,
+                        version=post.version,
+                        raw_sha256=digest,
                         event_id=event_id,
                         topic_id=post.topic_id,
                         post_number=post.post_number,
@@ -147,6 +186,40 @@ class DiscourseService:
         except IntegrityError:
             return Received("duplicate", "this post or event was received before")
         return Received("queued", "the reply will follow")
+
+    def _edit(self, session, latest: DiscoursePost, post: IncomingPost, now: datetime) -> Received | None:
+        """What an edit does, given the latest version stored: a Received, or None to store it as a new
+        version to answer."""
+        if post.version < latest.version:
+            return Received("ignored", "a newer version of this post was received before")
+        if latest.state == "received":
+            # Not answered yet: the edit replaces it, unless a worker is answering it right now.
+            replaced = session.execute(
+                update(DiscoursePost)
+                .where(
+                    DiscoursePost.id == latest.id,
+                    DiscoursePost.state == "received",
+                    or_(DiscoursePost.locked_until.is_(None), DiscoursePost.locked_until < now),
+                )
+                .values(raw=post.raw, version=post.version, raw_sha256=post.raw_sha256)
+                .execution_options(synchronize_session=False)
+            )
+            if replaced.rowcount == 1:
+                return Received("queued", "the edit replaces the version not answered yet")
+            return None
+        if latest.case_id is None:
+            return None  # it got the help reply: the edit may have fixed the question
+        if self._reading(latest.raw) == self._reading(post.raw):
+            return Received("ignored", "the edit did not change the question, which was answered")
+        return None
+
+    def _reading(self, raw: str) -> tuple:
+        """What a version of a post asks, to tell whether an edit changed it: the question, or the reason
+        it cannot be read."""
+        try:
+            return ("question", read_post(raw, self.username, self.limits).question)
+        except InputError as error:
+            return ("unreadable", error.field, error.message)
 
     def run_due(self, *, everything: bool = False, limit: int = 100) -> RunSummary:
         """Answers and replies to every post that is due (``everything``: also those waiting to retry)."""
@@ -181,6 +254,7 @@ class DiscourseService:
             return [
                 {
                     "post_id": row.post_id,
+                    "version": row.version,
                     "topic_id": row.topic_id,
                     "username": row.username,
                     "received_at": row.received_at,
@@ -258,19 +332,27 @@ class DiscourseService:
     def _answer(self, claimed: _Claimed, summary: RunSummary) -> _Claimed | None:
         """Asks the post's question and stores the reply; returns the row ready to deliver."""
         post = claimed.post
-        case_id = None
+        case_id = read = None
+        notes: list[str] = []
         try:
-            question = read_question(post.raw, self.username)
+            digest, answers_an_edit = self._version(claimed.id)
+            if answers_an_edit:
+                notes.append(EDIT_NOTE)
+            read = read_post(post.raw, self.username, self.limits)
+            notes += read.notes
             case = self.cases.ask(
-                question,
+                read.question,
                 source=f"discourse:{post.post_id}",
                 question_text=question_text(post.raw),
-                idempotency_key=f"post:{post.post_id}",
+                # The version's own key: an edit asks anew, a crash before recording it does not.
+                idempotency_key=f"post:{post.post_id}:{digest[:16]}",
             )
             case_id = case["id"]
-            reply = answer_reply(case, f"{self.public_url}/cases/{case_id}", self.math)
+            reply = reading_notes(notes) + answer_reply(case, f"{self.public_url}/cases/{case_id}", self.math)
         except InputError as error:
-            reply = help_reply(error, self.username)
+            # The notes on reading a question that could not be answered: only the one on the edit.
+            reply = reading_notes([note for note in notes if note == EDIT_NOTE])
+            reply += help_reply(error, self.username, read.question.expression if read is not None else None)
         except Exception as error:
             # Not the learner's fault (a bug, the database): the post stays queued and is retried.
             log.exception("answering discourse post %s failed", post.post_id)
@@ -285,6 +367,21 @@ class DiscourseService:
         summary.answered += 1
         # Claimed again right away for the delivery: a lease held through the forum call.
         return self._claim(claimed.id)
+
+    def _version(self, row_id: int) -> tuple[str, bool]:
+        """The SHA-256 of the row's text, and whether an earlier version of its post got a reply."""
+        with self.database.session() as session:
+            row = session.get(DiscoursePost, row_id)
+            replied_before = session.scalar(
+                select(func.count())
+                .select_from(DiscoursePost)
+                .where(
+                    DiscoursePost.post_id == row.post_id,
+                    DiscoursePost.id < row.id,
+                    DiscoursePost.reply.is_not(None),
+                )
+            )
+            return row.raw_sha256, bool(replied_before)
 
     def _deliver(self, claimed: _Claimed, summary: RunSummary) -> None:
         if self.forum is None:

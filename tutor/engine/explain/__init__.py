@@ -106,9 +106,12 @@ def worked_blocks(document: dict, key: str | None = None) -> list[Block]:
     repeating it."""
     question = document["input"]
     lr = question["learning_rate"]
+    read_as = document["expression"].get("read_as", question["expression"])
     blocks: list[Block] = [
         Paragraph(
-            f"**f = {code(question['expression'])}** at {code(point_text(question['point']))}, "
+            f"**f = {code(question['expression'])}**"
+            + (f" (read as {code(read_as)})" if read_as != question["expression"] else "")
+            + f" at {code(point_text(question['point']))}, "
             f"learning rate η = {fmt(lr)}"
             + (f", data held fixed: {code(', '.join(question['fixed']))}" if question["fixed"] else "")
             + "."

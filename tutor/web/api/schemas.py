@@ -30,7 +30,12 @@ class CaseIn(BaseModel):
         },
     )
 
-    expression: str = Field(min_length=1, max_length=10_000, description="f, e.g. `(x+y)*z`; `^` is a power")
+    expression: str = Field(
+        min_length=1,
+        max_length=10_000,
+        description="f, e.g. `(x+y)*z` (`^` is a power), or LaTeX, e.g. `$\\frac{1}{2}(\\hat{y} - y)^2$`: read as "
+        "LaTeX between `$` signs or with a backslash, a brace or a bar; the point may then name `\\hat{y}` or `y_hat`",
+    )
     point: dict[str, float] = Field(
         description="the starting value of every symbol, in the order to show them"
     )

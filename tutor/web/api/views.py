@@ -11,6 +11,7 @@ from flask import Response, current_app, request, url_for
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from tutor.engine import InputError, Question
+from tutor.engine.question import with_latex_names
 from tutor.services.cases import CaseFilter, CaseNotFound, CaseService, IdempotencyConflict, created_between
 from tutor.web.api import bp
 from tutor.web.api.auth import ADMIN_ROLE, auth, principal
@@ -103,7 +104,7 @@ def question_from(body: CaseIn) -> Question:
         if name not in known:
             raise InputError(f"this server's engine does not support `{name}` yet", name)
         values[name] = tuple(value) if name == "methods" else value
-    return Question(**values)
+    return with_latex_names(Question(**values))
 
 
 @bp.post("/cases")

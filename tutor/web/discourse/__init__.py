@@ -1,5 +1,6 @@
 """POST /integrations/discourse: Discourse's webhook. Verifies the signature, stores posts that ask the
-tutor, and answers 202 at once; a background thread (and `tutor discourse deliver`) does the rest."""
+tutor (new ones, and edited ones: ``post_created`` and ``post_edited``), and answers 202 at once; a
+background thread (and `tutor discourse deliver`) does the rest."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ MAX_EVENT_ID_CHARS = 200
 bp = APIBlueprint("discourse", __name__, url_prefix="/integrations", enable_openapi=False)
 # Discourse sends bursts and retries on any error; the signature, not a rate limit, keeps others out.
 limiter.exempt(bp)
+# The post events the tutor acts on: a new post, and an edited one (people fix a typo by editing).
+POST_EVENTS = ("post_created", "post_edited")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class PostPayload(BaseModel):
     username: str = Field(max_length=MAX_USERNAME_CHARS)
     raw: str
     post_type: int = 1
+    version: int = Field(1, ge=1, le=INTEGER_MAX)
 
 
 class PostEvent(BaseModel):
@@ -98,8 +102,9 @@ def webhook() -> Response | tuple[dict, int]:
     event = request.headers.get("X-Discourse-Event", "")
     if event == "ping":
         return {"status": "pong"}, 200
-    if request.headers.get("X-Discourse-Event-Type") != "post" or event != "post_created":
-        return {"status": "ignored", "reason": f"the tutor acts on post_created only, not {event!r}"}, 200
+    if request.headers.get("X-Discourse-Event-Type") != "post" or event not in POST_EVENTS:
+        acted_on = " and ".join(POST_EVENTS)
+        return {"status": "ignored", "reason": f"the tutor acts on {acted_on} only, not {event!r}"}, 200
     try:
         post = PostEvent.model_validate(json.loads(body)).post
     except ValueError as error:
@@ -109,7 +114,7 @@ def webhook() -> Response | tuple[dict, int]:
             detail = f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
         else:
             detail = str(error)
-        return problem(422, f"The body is not a post_created payload with a post: {detail}")
+        return problem(422, f"The body is not a {event} payload with a post: {detail}")
     event_id = request.headers.get("X-Discourse-Event-Id") or None
     if event_id is not None and len(event_id) > MAX_EVENT_ID_CHARS:
         return problem(422, f"X-Discourse-Event-Id may be at most {MAX_EVENT_ID_CHARS} characters.")
@@ -117,7 +122,9 @@ def webhook() -> Response | tuple[dict, int]:
         return {"status": "ignored", "reason": "a whisper is answered by staff, not in public"}, 200
 
     received = integration().service.receive(
-        IncomingPost(post.id, post.topic_id, post.post_number, post.username, post.raw), event_id=event_id
+        IncomingPost(post.id, post.topic_id, post.post_number, post.username, post.raw, post.version),
+        event_id=event_id,
+        edited=event == "post_edited",
     )
     if received.status == "queued":
         integration().dispatcher.wake()

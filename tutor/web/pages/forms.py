@@ -62,8 +62,10 @@ class AskForm(FlaskForm):
     expression = StringField(
         "Function f",
         validators=[InputRequired("Type the function to minimise."), Length(max=FIELD_LENGTH)],
-        description="Use + − * / ** (or ^), parentheses and exp log sqrt sin cos tan tanh sinh cosh atan "
-        "sigmoid softplus relu abs (one argument), max min (two).",
+        # Short enough that the submit button stays on a laptop's first screen; a misspelt function's
+        # refusal lists every function.
+        description="+ − * / ^ and functions such as sigmoid, relu, tanh, exp, log, sqrt, abs, max(a, b). "
+        "LaTeX works too: $\\frac{1}{2}(\\hat{y} - y)^2$.",
     )
     point = StringField(
         "Starting point",
