@@ -617,7 +617,8 @@ def test_api_paths_get_problem_json(client):
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
     body = response.get_json()
-    assert body["status"] == 404 and body["title"] == "Not Found" and body["type"] == "about:blank"
+    assert body["status"] == 404 and body["title"] == "Not found"
+    assert body["type"] == "https://tutor.example/docs#not-found"  # the configured public URL's /docs
     assert "detail" in body
     response = client.get("/integrations/nothing")
     assert response.mimetype == "application/problem+json"
@@ -646,16 +647,28 @@ def test_openapi_and_docs_are_local(client):
 
 def test_docs_show_each_body_field_and_who_may_call(client):
     spec = client.get("/openapi.json").get_json()
-    docs = client.get("/docs").get_data(as_text=True)
+    docs = unescape(client.get("/docs").get_data(as_text=True))
     case_in = spec["components"]["schemas"]["CaseIn"]
     create = docs.split('<span class="method">POST</span> <code>/api/v1/cases</code>')[1]
     create = create.split('<section class="operation"')[0]
     # Every member of the question's body, and which of them are required, from the schema itself.
     for name in case_in["properties"]:
-        item = re.search(rf"<li><code>{name}</code> \(([^)]*)\)", create)
-        assert item, f"no body field {name}"
-        assert ("required" in item.group(1)) == (name in case_in["required"])
-    assert "needs a token" in create and "Authorization: Bearer" in docs
+        row = re.search(rf"<tr>\s*<td><code>{name}</code>(.*?)</tr>", create, re.S)
+        assert row, f"no body field {name}"
+        assert ("required" in row.group(1).split("</td>")[0]) == (name in case_in["required"])
+    assert "a bot's token or the admin token" in create and "Authorization: Bearer" in docs
+    listing = docs.split('<span class="method">GET</span> <code>/api/v1/cases</code>')[1]
+    assert "the admin token only" in listing.split('<section class="operation"')[0]
+    reading = docs.split('<span class="method">GET</span> <code>/api/v1/cases/{case_id}</code>')[1]
+    assert "public, no token" in reading.split('<section class="operation"')[0]
+    # Each operation's parameters say what they mean, and its answers come with an example.
+    assert "<code>sign_flip</code> (query, boolean): true: a sequential update flipped" in listing
+    assert "<code>case_id</code> (path, string, required): the case's id" in reading
+    assert create.count('<pre class="example">') >= 3  # two questions and the case
+    # The rate limits and every schema the answers use.
+    assert "60 per minute" in docs and 'id="limits"' in docs
+    for name in spec["components"]["schemas"]:
+        assert f'id="schema-{name}"' in docs
     # Descriptions are Markdown: code spans become <code>, never stay as backticks.
     assert "`" not in re.sub(r"<pre.*?</pre>", "", docs, flags=re.S)
 
