@@ -298,22 +298,16 @@ def test_the_document_states_the_configured_limits_and_vocabulary(database_url, 
     assert question["data"]["anyOf"][0]["additionalProperties"]["maxItems"] == 12
     for member in ("learning_rate", "lr"):
         assert (question[member]["minimum"], question[member]["maximum"]) == (1e-12, 1e6)
-    assert question["methods"]["anyOf"][0]["items"]["enum"] == list(METHODS)
+    assert question["methods"]["anyOf"][0]["items"] == {"$ref": "#/components/schemas/Method"}
+    assert schemas["Method"]["enum"] == list(METHODS)
     settings_schema = schemas["OptimizerSettings"]
     assert set(settings_schema["properties"]) == {"momentum", "beta1", "beta2", "betas", "alpha", "eps"}
     assert settings_schema["additionalProperties"] is False
     assert settings_schema["properties"]["betas"]["maxItems"] == 2
-    assert schemas["CaseIn"]["anyOf"] == [{"required": ["learning_rate"]}, {"required": ["lr"]}]
-    assert schemas["Analysis"]["properties"]["verdict"]["enum"] == [
-        "decreases",
-        "increases",
-        "unchanged",
-        "undefined",
-    ]
-    assert schemas["CaseSummaryOut"]["properties"]["outcome"]["anyOf"][0]["enum"][-2:] == [
-        "loss_went_up",
-        "diverged",
-    ]
+    assert schemas["CaseIn"]["x-required-one-of"] == [["learning_rate"], ["lr"]]
+    assert schemas["Analysis"]["properties"]["verdict"]["$ref"] == "#/components/schemas/Verdict"
+    assert schemas["Verdict"]["enum"] == ["decreases", "increases", "unchanged", "undefined"]
+    assert schemas["Outcome"]["enum"][-2:] == ["loss_went_up", "diverged"]
 
 
 def test_the_example_case_is_a_real_answer_that_fits_the_schema(client, contract):

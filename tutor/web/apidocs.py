@@ -175,7 +175,7 @@ def fields(spec: dict, schema: dict) -> list[dict[str, Any]]:
 
 def one_of_required(schema: dict) -> list[list[str]]:
     """The alternatives an object requires one of (CaseIn: learning_rate or lr)."""
-    return [option["required"] for option in schema.get("anyOf", []) if "required" in option]
+    return schema.get("x-required-one-of", [])
 
 
 def schema_view(spec: dict, schema: dict) -> dict[str, Any]:

@@ -18,21 +18,31 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from tutor.config import Limits, Settings
-from tutor.web.api.schemas import DOCUMENTED
+from tutor.web.api.schemas import DOCUMENTED, CaseQuery, IdempotencyHeaders
 from tutor.web.errors import PROBLEM_TYPES
 
 REF = "#/components/schemas/{model}"
 # What a client must match a symbol's name against (tutor.engine.parse.check_name says why).
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
-PATH_PARAMETERS = {"case_id": "the case's id: 12 letters and digits, from its `id` or its URL"}
+# Parameters by name (a header's as its field: idempotency_key), described where clients show them.
+PARAMETERS = {
+    "case_id": "the case's id: 12 letters and digits, from its `id` or its URL",
+    **{
+        name: field.description
+        for model in (CaseQuery, IdempotencyHeaders)
+        for name, field in model.model_fields.items()
+        if field.description
+    },
+}
 
 
 def complete(spec: dict[str, Any], settings: Settings, prefix: str) -> dict[str, Any]:
     """The document with everything above added; ``prefix`` is the API's path prefix."""
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
-    for name in [
-        name for name in schemas if name.split(".")[0] in {model.__name__ for model, _ in DOCUMENTED}
-    ]:
+    # APIFlask's copies of the models ("CaseOut", "CaseOut.GraphNode", "CaseQuery.Method"): replaced
+    # by one component per model.
+    ours = {model.__name__ for model, _ in DOCUMENTED}
+    for name in [name for name in schemas if "." in name or name in ours]:
         del schemas[name]
     schemas.update(component_schemas(settings.limits, settings.public_url))
     for path, item in spec.get("paths", {}).items():
@@ -50,8 +60,10 @@ def complete(spec: dict[str, Any], settings: Settings, prefix: str) -> dict[str,
 
 def component_schemas(limits: Limits, public_url: str) -> dict[str, Any]:
     """Every documented model and the models inside them, each under its own name."""
-    _, top = models_json_schema(DOCUMENTED, ref_template=REF)
+    # The query's model too, for the enums its parameters refer to (the query itself is no body).
+    _, top = models_json_schema([*DOCUMENTED, (CaseQuery, "validation")], ref_template=REF)
     schemas = copy.deepcopy(top["$defs"])
+    del schemas["CaseQuery"]
     apply_limits(schemas, limits)
     problem_type = schemas["Problem"]["properties"]["type"]
     problem_type["description"] = (
@@ -94,7 +106,10 @@ def describe(parameter: dict[str, Any]) -> dict[str, Any]:
     """A parameter as clients read it: its description beside it, the header's own spelling, and a
     schema without null or a null default (a query parameter or a header is sent or left out)."""
     schema = dict(parameter.get("schema", {}))
-    description = schema.pop("description", None) or PATH_PARAMETERS.get(parameter["name"])
+    if "$ref" in schema:  # APIFlask's "CaseQuery.Method" is the component "Method"
+        schema["$ref"] = REF.format(model=schema["$ref"].rsplit("/", 1)[1].rsplit(".", 1)[-1])
+    schema.pop("description", None)
+    description = PARAMETERS.get(parameter["name"].replace("-", "_").lower())
     options = [option for option in schema.pop("anyOf", []) if option.get("type") != "null"]
     if len(options) == 1:
         schema.update(options[0])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
@@ -26,12 +27,37 @@ STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 # The API's size limits before the engine's own (which the OpenAPI document states, from Limits).
 MAX_TEXT = 10_000
 
-Method = Literal[tuple(METHODS)]  # type: ignore[valid-type]
-Outcome = Literal[OUTCOMES]  # type: ignore[valid-type]
-SpecialCaseFilter = Literal[SPECIAL_CASES]  # type: ignore[valid-type]
-SpecialCaseKind = Literal["stationary", "kink", "undefined", "diverged"]
-Verdict = Literal["decreases", "increases", "unchanged", "undefined"]
-NodeOp = Literal[("input", "const", "add", "sub", "mul", "div", "pow", "neg", "pos", *FUNCTIONS)]  # type: ignore[valid-type]
+
+def vocabulary(name: str, values, meaning: str) -> type[StrEnum]:
+    """A named enum of strings: one schema component a generated client makes one enum class of."""
+    enum = StrEnum(name, {value: value for value in values})
+    enum.__doc__ = meaning
+    return enum
+
+
+Method = vocabulary("Method", METHODS, "A trial the engine runs (torch.optim's rules for the optimizers).")
+Outcome = vocabulary(
+    "Outcome",
+    OUTCOMES,
+    "Simultaneous against sequential: which ended lower or a tie, or the loss went up on the way "
+    "(never a tie), or a trial diverged.",
+)
+SpecialCaseFilter = vocabulary("SpecialCaseFilter", SPECIAL_CASES, "A special case a listing can filter on.")
+SpecialCaseKind = vocabulary(
+    "SpecialCaseKind",
+    ("stationary", "kink", "undefined", "diverged"),
+    "A situation the numbers alone would not make plain.",
+)
+Verdict = vocabulary(
+    "Verdict", ("decreases", "increases", "unchanged", "undefined"), "What one step does to f."
+)
+NodeOp = vocabulary(
+    "NodeOp",
+    ("input", "const", "add", "sub", "mul", "div", "pow", "neg", "pos", *FUNCTIONS),
+    "A node of the graph: an input, a constant, an operator or a function.",
+)
+# Requests are strict, but a JSON string is how an enum arrives.
+MethodIn = Annotated[Method, Field(strict=False)]
 
 # Strict JSON: a number that is not finite (an overflow, a point outside f's domain) is null.
 Number = float | None
@@ -90,7 +116,9 @@ def one_learning_rate(learning_rate: float | None, lr: float | None) -> float:
 
 LEARNING_RATE = "η, the step size"
 LR = "the same as learning_rate (the name of the CLI, the forum syntax and torch.optim); give either"
-EITHER_RATE = {"anyOf": [{"required": ["learning_rate"]}, {"required": ["lr"]}]}
+# One of the two is required. Said as an extension, not as JSON Schema's anyOf of required lists:
+# client generators (openapi-python-client) give up on an object body described with anyOf.
+EITHER_RATE = {"x-required-one-of": [["learning_rate"], ["lr"]]}
 
 
 class CaseIn(BaseModel):
@@ -130,7 +158,7 @@ class CaseIn(BaseModel):
     question: str | None = Field(
         None, max_length=MAX_TEXT, description="the question in words, kept with the case"
     )
-    methods: list[Method] | None = Field(
+    methods: list[MethodIn] | None = Field(
         None,
         description="the trials to run (default: simultaneous and sequential); minibatch needs data "
         "and batch_size, and batch_size adds it",

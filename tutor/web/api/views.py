@@ -106,7 +106,11 @@ def question_from(body: CaseIn) -> Question:
             continue
         if name not in known:
             raise InputError(f"this server's engine does not support `{name}` yet", name)
-        values[name] = tuple(value) if name == "methods" else value.values() if name == "settings" else value
+        if name == "methods":
+            value = tuple(method.value for method in value)
+        elif name == "settings":
+            value = value.values()
+        values[name] = value
     return Question(**values)
 
 
@@ -164,15 +168,15 @@ def list_cases(query: CaseQuery):
     since, until = created_between(query.since, query.until)
     where = CaseFilter(
         source=query.source or None,
-        outcome=query.outcome,
+        outcome=query.outcome and query.outcome.value,
         search=query.search or None,
         since=since,
         until=until,
         sign_flip=query.sign_flip,
         loss_went_up=query.loss_went_up,
         diverged=query.diverged,
-        method=query.method,
-        special_case=query.special_case,
+        method=query.method and query.method.value,
+        special_case=query.special_case and query.special_case.value,
     )
     page = cases().list(where, page=query.page, per_page=query.per_page).as_dict()
     page["items"] = [with_url(item) for item in page["items"]]
