@@ -569,3 +569,47 @@ def test_a_retry_in_the_other_vocabulary_is_the_same_question(app, client, bot, 
     assert again.json["id"] == made.json["id"]
     assert count_cases(app) == 1
     assert_problem(client.post("/api/v1/cases", json=without_rate(ADAM) | changed, headers=headers), 409)
+
+
+def test_the_admin_lists_cases_by_what_a_reviewer_looks_for(client, bot):
+    def ask(**question) -> str:
+        response = client.post("/api/v1/cases", json=question, headers=bot)
+        assert response.status_code == 201, response.json
+        return response.json["id"]
+
+    made = {
+        "flips": ask(expression="x*y", point={"x": 0.01, "y": 1}, learning_rate=0.1),
+        "rises": ask(expression="x**2 + 100*y**2", point={"x": 1, "y": 1}, learning_rate=0.011, steps=3),
+        "diverges": ask(expression="x**2", point={"x": 1}, learning_rate=10, steps=200),
+        "kink": ask(expression="abs(x) + y**2", point={"x": 0, "y": 1}, learning_rate=0.1),
+        "adam": ask(expression="x**2", point={"x": 1}, learning_rate=0.1, methods=["adam"]),
+    }
+
+    def listed(query: str) -> set[str]:
+        response = client.get(f"/api/v1/cases?per_page=100&{query}", headers=bearer(ADMIN))
+        assert response.status_code == 200, response.json
+        ids = {item["id"] for item in response.json["items"]}
+        return {name for name, case_id in made.items() if case_id in ids}
+
+    assert listed("sign_flip=true") == {"flips"}
+    assert listed("sign_flip=false") == {"rises", "diverges", "kink", "adam"}
+    assert listed("loss_went_up=true") == {"rises", "diverges"}
+    assert listed("diverged=true") == {"diverges"}
+    assert listed("diverged=false&loss_went_up=false&sign_flip=false") == {"kink", "adam"}
+    assert listed("outcome=loss_went_up") == {"rises"}
+    assert listed("method=adam") == {"adam"}
+    assert listed("special_case=kink") == {"kink"}
+    item = client.get("/api/v1/cases?sign_flip=true", headers=bearer(ADMIN)).json["items"][0]
+    assert (item["sign_flips"], item["methods"], item["outcome"]) == (
+        1,
+        ["simultaneous", "sequential"],
+        "sequential_better",
+    )
+
+    for query, field in [
+        ("sign_flip=maybe", "sign_flip"),
+        ("method=sgd", "method"),
+        ("special_case=saddle", "special_case"),
+        ("outcome=tie&outcome=diverged", "outcome"),
+    ]:
+        assert_problem(client.get(f"/api/v1/cases?{query}", headers=bearer(ADMIN)), 422, field)
