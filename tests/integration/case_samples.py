@@ -17,6 +17,13 @@ SEQUENTIAL_BETTER = ("(x+y)*z", "x=-2, y=5, z=-4", "0.01", "2")
 SIMULTANEOUS_BETTER = ("x*y", "x=1, y=1", "0.5", "1")
 TIE = ("x**2 + y**2", "x=1, y=1", "0.1", "1")
 DIVERGES = ("x**2", "x=1", "10", "200")
+# The review columns' cases. The ill-conditioned bowl: f is separable, so both schemes take the same
+# steps, and η = 0.011 is past 2/200 for y, so the loss rises every step: never a tie.
+RISES = ("x**2 + 100*y**2", "x=1, y=1", "0.011", "3")
+FLIPS = ("x*y", "x=0.01, y=1", "0.1", "1")  # moving x first flips the sign of ∂f/∂y
+STATIONARY = ("x**2 + y**2", "x=0, y=0", "0.1", "1")
+KINK = ("abs(x) + y**2", "x=0, y=1", "0.1", "1")
+UNDEFINED = ("log(x)", "x=-1", "0.1", "1")
 
 
 class FixedAnalyzer:

@@ -487,3 +487,129 @@ def test_workers_that_cannot_start_give_503_with_retry_after_and_lose_nothing(ap
     assert int(response.headers["Retry-After"]) > 0
     assert count_cases(app) == 1
     assert client.get(f"/api/v1/cases/{saved['id']}").json["id"] == saved["id"]
+
+
+# One vocabulary: lr and torch's betas
+
+
+def without_rate(question: dict) -> dict:
+    return {key: value for key, value in question.items() if key != "learning_rate"}
+
+
+def test_lr_is_another_name_for_the_learning_rate(client, bot):
+    response = client.post("/api/v1/cases", json={**without_rate(QUESTION), "lr": 0.02}, headers=bot)
+    assert response.status_code == 201, response.json
+    assert response.json["input"]["learning_rate"] == 0.02
+    assert response.json["trials"][0]["learning_rate"] == 0.02
+    both = client.post("/api/v1/cases", json={**QUESTION, "lr": QUESTION["learning_rate"]}, headers=bot)
+    assert both.status_code == 201
+
+    body = assert_problem(client.post("/api/v1/cases", json={**QUESTION, "lr": 0.5}, headers=bot), 422, "lr")
+    assert "differ" in body["detail"] and body["type"].endswith("#invalid-question")
+    body = assert_problem(client.post("/api/v1/cases", json=without_rate(QUESTION), headers=bot), 422)
+    assert body["field"] == "learning_rate" and "lr" in body["detail"]
+    assert_problem(client.post("/api/v1/cases", json={**QUESTION, "lr": -1}, headers=bot), 422, "lr")
+
+    rerun = client.post(f"/api/v1/cases/{response.json['id']}/rerun", json={"lr": 0.3}, headers=bot)
+    assert rerun.status_code == 201 and rerun.json["input"]["learning_rate"] == 0.3
+    conflict = client.post(
+        f"/api/v1/cases/{response.json['id']}/rerun", json={"lr": 0.3, "learning_rate": 0.4}, headers=bot
+    )
+    assert_problem(conflict, 422, "lr")
+
+
+ADAM = {**QUESTION, "steps": 3, "methods": ["adam"]}
+
+
+def test_betas_is_torchs_name_for_adams_beta1_and_beta2(client, bot):
+    response = client.post("/api/v1/cases", json={**ADAM, "settings": {"betas": [0.8, 0.95]}}, headers=bot)
+    assert response.status_code == 201, response.json
+    assert response.json["input"]["settings"] == {"beta1": 0.8, "beta2": 0.95}
+    (adam,) = response.json["trials"]
+    assert (adam["settings"]["beta1"], adam["settings"]["beta2"]) == (0.8, 0.95)
+    # The same trial as with the engine's names.
+    spelled = client.post(
+        "/api/v1/cases", json={**ADAM, "settings": {"beta1": 0.8, "beta2": 0.95}}, headers=bot
+    )
+    assert spelled.json["trials"] == response.json["trials"]
+
+    agreeing = {"betas": [0.8, 0.95], "beta1": 0.8}
+    assert client.post("/api/v1/cases", json={**ADAM, "settings": agreeing}, headers=bot).status_code == 201
+    for settings in (
+        {"betas": [0.8, 0.95], "beta2": 0.9},
+        {"betas": [0.8]},
+        {"betas": [0.8, 1.0]},
+        {"betas": "0.8,0.9"},
+        {"nesterov": True},
+        {"momentum": 1},
+    ):
+        assert_problem(
+            client.post("/api/v1/cases", json={**ADAM, "settings": settings}, headers=bot), 422, "settings"
+        )
+
+
+@pytest.mark.parametrize(
+    ("first", "retry", "changed"),
+    [
+        ({"learning_rate": 0.01}, {"lr": 0.01}, {"lr": 0.02}),
+        (
+            {"learning_rate": 0.01, "settings": {"beta1": 0.8, "beta2": 0.95}},
+            {"learning_rate": 0.01, "settings": {"betas": [0.8, 0.95]}},
+            {"learning_rate": 0.01, "settings": {"betas": [0.8, 0.96]}},
+        ),
+    ],
+    ids=["lr", "betas"],
+)
+def test_a_retry_in_the_other_vocabulary_is_the_same_question(app, client, bot, first, retry, changed):
+    headers = {**bot, "Idempotency-Key": "vocabulary"}
+    made = client.post("/api/v1/cases", json=without_rate(ADAM) | first, headers=headers)
+    again = client.post("/api/v1/cases", json=without_rate(ADAM) | retry, headers=headers)
+
+    assert made.status_code == again.status_code == 201, again.json
+    assert again.json["id"] == made.json["id"]
+    assert count_cases(app) == 1
+    assert_problem(client.post("/api/v1/cases", json=without_rate(ADAM) | changed, headers=headers), 409)
+
+
+def test_the_admin_lists_cases_by_what_a_reviewer_looks_for(client, bot):
+    def ask(**question) -> str:
+        response = client.post("/api/v1/cases", json=question, headers=bot)
+        assert response.status_code == 201, response.json
+        return response.json["id"]
+
+    made = {
+        "flips": ask(expression="x*y", point={"x": 0.01, "y": 1}, learning_rate=0.1),
+        "rises": ask(expression="x**2 + 100*y**2", point={"x": 1, "y": 1}, learning_rate=0.011, steps=3),
+        "diverges": ask(expression="x**2", point={"x": 1}, learning_rate=10, steps=200),
+        "kink": ask(expression="abs(x) + y**2", point={"x": 0, "y": 1}, learning_rate=0.1),
+        "adam": ask(expression="x**2", point={"x": 1}, learning_rate=0.1, methods=["adam"]),
+    }
+
+    def listed(query: str) -> set[str]:
+        response = client.get(f"/api/v1/cases?per_page=100&{query}", headers=bearer(ADMIN))
+        assert response.status_code == 200, response.json
+        ids = {item["id"] for item in response.json["items"]}
+        return {name for name, case_id in made.items() if case_id in ids}
+
+    assert listed("sign_flip=true") == {"flips"}
+    assert listed("sign_flip=false") == {"rises", "diverges", "kink", "adam"}
+    assert listed("loss_went_up=true") == {"rises", "diverges"}
+    assert listed("diverged=true") == {"diverges"}
+    assert listed("diverged=false&loss_went_up=false&sign_flip=false") == {"kink", "adam"}
+    assert listed("outcome=loss_went_up") == {"rises"}
+    assert listed("method=adam") == {"adam"}
+    assert listed("special_case=kink") == {"kink"}
+    item = client.get("/api/v1/cases?sign_flip=true", headers=bearer(ADMIN)).json["items"][0]
+    assert (item["sign_flips"], item["methods"], item["outcome"]) == (
+        1,
+        ["simultaneous", "sequential"],
+        "sequential_better",
+    )
+
+    for query, field in [
+        ("sign_flip=maybe", "sign_flip"),
+        ("method=sgd", "method"),
+        ("special_case=saddle", "special_case"),
+        ("outcome=tie&outcome=diverged", "outcome"),
+    ]:
+        assert_problem(client.get(f"/api/v1/cases?{query}", headers=bearer(ADMIN)), 422, field)

@@ -9,13 +9,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from case_samples import DIVERGES, SEQUENTIAL_BETTER, SIMULTANEOUS_BETTER, TIE, question
+from case_samples import (
+    DIVERGES,
+    FLIPS,
+    KINK,
+    RISES,
+    SEQUENTIAL_BETTER,
+    SIMULTANEOUS_BETTER,
+    STATIONARY,
+    TIE,
+    UNDEFINED,
+    question,
+)
 from sqlalchemy import func, select, text
 
 import tutor.engine
 from tutor.engine import InputError, Question
 from tutor.persistence import Case, Trial, TrialStep
-from tutor.persistence.repository import outcome_of
+from tutor.persistence.derived import losses_went_up, outcome_of, review_columns
 from tutor.services.cases import CaseFilter, CaseNotFound, CaseService, IdempotencyConflict
 
 
@@ -97,6 +108,7 @@ def test_the_columns_repeat_the_document(service, database):
         assert row.input == case["input"]
         assert row.engine_version == case["engine_version"]
         assert row.outcome == outcome_of(case["trials"])
+        assert {name: getattr(row, name) for name in review_columns(case)} == review_columns(case)
 
 
 def test_trials_and_steps_are_rows(service, database):
@@ -208,6 +220,112 @@ def test_outcomes_follow_the_final_losses(service):
         assert summary["outcome"] == expected
 
 
+def test_a_pair_of_trials_whose_loss_rose_is_never_a_tie(service):
+    case = service.ask(question(*RISES), source="cli")
+    simultaneous, sequential = case["trials"]
+    # Alike to the last bit (f is separable), and the loss rose at every step of both.
+    assert simultaneous["final_loss"] == sequential["final_loss"] > simultaneous["initial_loss"]
+    assert all(step["loss_went_up"] for step in simultaneous["steps"])
+    (summary,) = service.list().items
+    assert summary["outcome"] == "loss_went_up"
+    assert summary["loss_increases"] == 6  # three steps of each trial
+    assert not summary["diverged"]
+
+
+def test_the_loss_went_up_where_the_engine_says_it_did(service):
+    # The engine marks each optimizer and mini-batch step; the review columns count the same steps
+    # from the losses alone (the sequential steps have no mark of their own).
+    case = service.ask(
+        question(
+            "(w*x + b - y)**2",
+            "w=0.5, b=0",
+            "0.3",
+            "12",
+            methods="simultaneous,sequential,momentum,adam",
+            data="x,y\n1,2\n2,4\n3,5\n-1,0",
+            batch_size="2",
+        ),
+        source="cli",
+    )
+    marked = 0
+    for trial in case["trials"]:
+        counted = list(losses_went_up(trial))
+        assert len(counted) == len(trial["steps"])
+        if trial["method"] != "sequential":
+            assert counted == [step["loss_went_up"] for step in trial["steps"]], trial["method"]
+            marked += sum(counted)
+    assert marked > 0, "the sample should raise the loss somewhere, or this checks nothing"
+    assert service.list().items[0]["loss_increases"] >= marked
+
+
+@pytest.mark.parametrize(
+    ("sample", "expected"),
+    [
+        (FLIPS, {"sign_flips": 1, "methods": ["simultaneous", "sequential"]}),
+        (RISES, {"loss_increases": 6, "outcome": "loss_went_up"}),
+        (DIVERGES, {"diverged": True, "outcome": "diverged"}),
+        (STATIONARY, {"stationary": True, "outcome": "tie"}),
+        (KINK, {"kink": True}),
+        (UNDEFINED, {"undefined": True, "methods": [], "outcome": None}),
+    ],
+    ids=["flips", "rises", "diverges", "stationary", "kink", "undefined"],
+)
+def test_each_review_column_marks_its_cases(service, sample, expected):
+    service.ask(question(*SEQUENTIAL_BETTER), source="cli")  # none of it: every column at rest
+    case = service.ask(question(*sample), source="cli")
+    plain, marked = sorted(service.list().items, key=lambda item: item["id"] == case["id"])
+    rest = {"sign_flips": 0, "loss_increases": 0, "diverged": False, "stationary": False, "kink": False}
+    assert {name: plain[name] for name in [*rest, "undefined"]} == {**rest, "undefined": False}
+    assert {name: marked[name] for name in expected} == expected
+    if "sign_flips" in expected:
+        flipped = [
+            update
+            for trial in case["trials"]
+            for step in trial["steps"]
+            for update in step.get("updates", [])
+            if update["sign_flip"]
+        ]
+        assert len(flipped) == expected["sign_flips"]
+
+
+def test_review_filters_find_exactly_their_cases(timed, clock):
+    made = {
+        name: timed.ask(question(*sample), source="cli")["id"]
+        for name, sample in [
+            ("plain", SEQUENTIAL_BETTER),
+            ("flips", FLIPS),
+            ("rises", RISES),
+            ("diverges", DIVERGES),
+            ("stationary", STATIONARY),
+            ("kink", KINK),
+            ("undefined", UNDEFINED),
+        ]
+    }
+    made["adam"] = timed.ask(question("x**2", "x=1", methods="adam"), source="cli")["id"]
+    name_of = {case_id: name for name, case_id in made.items()}
+
+    def names(**kwargs) -> set[str]:
+        return {name_of[item["id"]] for item in timed.list(CaseFilter(**kwargs), per_page=100).items}
+
+    assert names(sign_flip=True) == {"flips"}
+    assert "flips" not in names(sign_flip=False) and "plain" in names(sign_flip=False)
+    # The diverging trials' loss rose at every step before they stopped.
+    assert names(loss_went_up=True) == {"rises", "diverges"}
+    assert names(loss_went_up=False) == set(made) - {"rises", "diverges"}
+    assert names(diverged=True) == {"diverges"}
+    assert names(diverged=False) == set(made) - {"diverges"}
+    assert names(special_case="stationary") == {"stationary"}
+    assert names(special_case="kink") == {"kink"}
+    assert names(special_case="undefined") == {"undefined"}
+    assert names(method="adam") == {"adam"}
+    assert names(method="sequential") == set(made) - {"adam", "undefined"}
+    assert names(sign_flip=True, method="sequential", outcome="sequential_better") == {"flips"}
+    assert names(outcome="loss_went_up") == {"rises"}
+    # The flipped case was the second one created: a range that ends before it has none.
+    assert names(sign_flip=True, until=clock.now - timedelta(minutes=6, seconds=30)) == set()
+    assert names(sign_flip=True, until=clock.now - timedelta(minutes=5, seconds=30)) == {"flips"}
+
+
 def test_reviewers_can_ask_in_sql_where_sequential_won(service, database):
     won = service.ask(question(*SEQUENTIAL_BETTER), source="cli")
     service.ask(question(*SIMULTANEOUS_BETTER), source="cli")
@@ -297,6 +415,10 @@ def test_filter_by_outcome_and_date_range(timed, clock):
 def test_filters_refuse_what_they_cannot_mean(service):
     with pytest.raises(ValueError, match="outcome"):
         CaseFilter(outcome="better")
+    with pytest.raises(ValueError, match="method"):
+        CaseFilter(method="sgd")
+    with pytest.raises(ValueError, match="special case"):
+        CaseFilter(special_case="saddle")
     with pytest.raises(ValueError, match="timezone"):
         CaseFilter(since=datetime(2025, 1, 1))
     with pytest.raises(ValueError):
@@ -483,4 +605,12 @@ def test_outcome_of_compares_like_a_reviewer():
     assert outcome_of([trial("simultaneous", 1.0), trial("sequential", 0.5, diverged=3)]) == "diverged"
     assert outcome_of([trial("simultaneous", 1.0), trial("momentum", 0.1, diverged=9)]) == "diverged"
     assert outcome_of([trial("simultaneous", 1.0)]) is None
+    # Equal final losses are a tie only when neither trial raised the loss on the way.
+    rose = {"steps": [{"loss": 2.0}, {"loss": 1.0}], "initial_loss": 1.5}
+    assert outcome_of([{**trial("simultaneous", 1.0), **rose}, trial("sequential", 1.0)]) == "loss_went_up"
+    assert outcome_of([{**trial("simultaneous", 0.5), **rose}, trial("sequential", 1.0)]) == "loss_went_up"
+    # A rise in another trial is its own column, not the pair's outcome.
+    assert outcome_of(
+        [trial("simultaneous", 1.0), trial("sequential", 0.5), {**trial("adam", 3.0), **rose}]
+    ) == ("sequential_better")
     assert outcome_of([]) is None

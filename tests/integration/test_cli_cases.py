@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from case_samples import DIVERGES, SEQUENTIAL_BETTER, SIMULTANEOUS_BETTER, question
+from case_samples import DIVERGES, FLIPS, KINK, RISES, SEQUENTIAL_BETTER, SIMULTANEOUS_BETTER, question
 from click.testing import CliRunner
 
 from tutor.cli import main
@@ -65,12 +65,23 @@ def test_list_filters_and_pages(run, saved):
     assert ids("--since", "2000-01-01", "--until", "2000-01-02") == []
 
 
-def test_list_as_text_has_a_line_per_case(run, saved):
+def test_list_as_text_has_a_line_per_case_and_the_page_count_on_stderr(run, saved):
     result = run("cases", "list")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert [line.split()[0] for line in lines[:3]] == [c["id"] for c in reversed(saved)]
-    assert lines[-1] == "page 1 of 1, 3 cases"
+    # Only cases on stdout: `tutor cases list | wc -l` counts cases.
+    assert [line.split()[0] for line in lines] == [c["id"] for c in reversed(saved)]
+    assert result.stderr == "page 1 of 1, 3 cases\n"
+    # What stands out, and the question's first words.
+    assert lines[-1].endswith("[Which goes first?]")
+    assert "[loss went up" in lines[0] and "diverged]" in lines[0]
+
+
+def test_list_text_shows_badges_and_the_start_of_a_long_question(run, service):
+    service.ask(question(*FLIPS), source="web", question_text="Why does " + "the slope of y " * 10 + "flip?")
+    (line,) = run("cases", "list").stdout.splitlines()
+    assert "[1 sign flip]" in line
+    assert "[Why does the slope of y the slope of y…]" in line  # whole words, at most 40 characters
 
 
 @pytest.mark.parametrize(
@@ -78,8 +89,11 @@ def test_list_as_text_has_a_line_per_case(run, saved):
     [
         (["cases", "list", "--outcome", "better"], "unknown outcome"),
         (["cases", "list", "--page", "0"], "--page"),
-        (["cases", "list", "--page", "two"], "--page"),
+        (["cases", "list", "--page", "two"], "'two' is not a valid integer"),
         (["cases", "list", "--per-page", "1000"], "--per-page"),
+        (["cases", "list", "--method", "sgd"], "unknown method 'sgd'"),
+        (["cases", "export", "--special-case", "saddle"], "unknown special case 'saddle'"),
+        (["cases", "list", "--sign-flip", "yes"], "Got unexpected extra argument (yes)"),
         (["cases", "list", "--since", "yesterday"], "--since"),
         (["cases", "show", "nope"], "no case with id 'nope'"),
         (["cases", "delete", "nope"], "no case with id 'nope'"),
@@ -146,10 +160,14 @@ def test_export_jsonl_is_one_case_document_a_line(run, saved, service):
     assert documents == [service.get(c["id"]) for c in reversed(saved)]
 
 
+def csv_rows(result) -> list[dict]:
+    assert result.exit_code == 0, result.output
+    return list(csv.DictReader(io.StringIO(result.stdout_bytes.decode("utf-8-sig"))))
+
+
 def test_export_csv_is_one_row_a_case(run, saved):
     result = run("cases", "export", "--format", "csv", "--source", "cli")
-    assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    rows = csv_rows(result)
     assert [r["id"] for r in rows] == [saved[0]["id"]]
     (row,) = rows
     case = saved[0]
@@ -163,7 +181,7 @@ def test_export_csv_is_one_row_a_case(run, saved):
 
 def test_export_csv_defuses_formulas_in_questions_and_expressions(run, service):
     service.ask(question("-x**2 + 1", "x=1"), source="web", question_text='=HYPERLINK("http://evil")')
-    rows = list(csv.DictReader(io.StringIO(run("cases", "export", "--format", "csv").stdout)))
+    rows = csv_rows(run("cases", "export", "--format", "csv"))
     assert rows[0]["question"] == "'" + '=HYPERLINK("http://evil")'
     assert rows[0]["expression"] == "'-x**2 + 1"
     assert rows[0]["canonical_expression"].startswith("'-") or not rows[0]["canonical_expression"].startswith(
@@ -212,3 +230,96 @@ def test_explain_save_refuses_bad_input_without_storing(run, service):
     error = one_line_error(run("explain", "x*", "--at", "x=1", "--lr", "0.1", "--save"))
     assert "expression" in error
     assert service.list().total == 0
+
+
+# Review columns, filters and the CSV a teacher opens in a spreadsheet
+
+
+def test_list_filters_on_the_review_columns(run, service):
+    made = {
+        name: service.ask(question(*sample), source="cli")["id"]
+        for name, sample in [("plain", SEQUENTIAL_BETTER), ("flips", FLIPS), ("rises", RISES), ("kink", KINK)]
+    }
+    made["adam"] = service.ask(question("x**2", "x=1", methods="adam,momentum"), source="cli")["id"]
+
+    def listed(*args) -> set[str]:
+        result = run("cases", "list", "--json", *args)
+        assert result.exit_code == 0, result.output
+        ids = {item["id"] for item in json.loads(result.stdout)["items"]}
+        return {name for name, case_id in made.items() if case_id in ids}
+
+    assert listed("--sign-flip") == {"flips"}
+    assert listed("--no-sign-flip") == {"plain", "rises", "kink", "adam"}
+    assert listed("--loss-went-up") == {"rises"}
+    assert listed("--outcome", "loss_went_up") == {"rises"}
+    assert listed("--no-diverged", "--no-loss-went-up", "--no-sign-flip") == {"plain", "kink", "adam"}
+    assert listed("--method", "momentum") == {"adam"}
+    assert listed("--special-case", "kink") == {"kink"}
+    page = json.loads(run("cases", "list", "--json", "--sign-flip").stdout)
+    (item,) = page["items"]
+    assert (item["sign_flips"], item["methods"], item["diverged"]) == (
+        1,
+        ["simultaneous", "sequential"],
+        False,
+    )
+
+
+def test_a_teacher_exports_the_flipped_cases_of_a_date_range_in_one_command(run, database):
+    # Cases on three days; only the middle day's flipped one is wanted.
+    import tutor.engine
+    from tutor.services.cases import CaseService
+
+    def on(day: int, sample, text: str) -> str:
+        moment = datetime(2026, 3, day, 12, tzinfo=UTC)
+        service = CaseService(database, tutor.engine, clock=lambda: moment)
+        return service.ask(question(*sample), source="web", question_text=text)["id"]
+
+    on(1, FLIPS, "before the range")
+    wanted = on(2, FLIPS, "Does moving x flip ∂f/∂y? η = 0.1, ‖g‖ small")
+    on(2, SEQUENTIAL_BETTER, "no flip")
+    on(3, FLIPS, "after the range")
+
+    result = run(
+        "cases", "export", "--format", "csv", "--sign-flip", "--since", "2026-03-02", "--until", "2026-03-02"
+    )
+
+    assert result.stdout_bytes.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 only after a BOM
+    (row,) = csv_rows(result)
+    assert row["id"] == wanted
+    assert row["question"] == "Does moving x flip ∂f/∂y? η = 0.1, ‖g‖ small"
+    assert (row["sign_flips"], row["loss_increases"], row["diverged"]) == ("1", "0", "false")
+    assert row["methods"] == "simultaneous sequential"
+
+
+def test_csv_numbers_have_no_float_noise_and_the_bom_can_be_left_out(run, service):
+    # 0.1 + 0.2 and 3 * 0.1 are 0.30000000000000004 in floats; the CSV says 0.3.
+    case = service.ask(question("x*y", "x=0.1, y=3", "0.1"), source="cli")
+    assert repr(case["loss"]) == "0.30000000000000004"
+
+    result = run("cases", "export", "--format", "csv", "--no-bom")
+
+    assert not result.stdout_bytes.startswith(b"\xef\xbb\xbf")
+    (row,) = csv_rows(result)
+    assert row["loss"] == "0.3" and row["learning_rate"] == "0.1"
+    final = {trial["method"]: trial["final_loss"] for trial in case["trials"]}
+    for method in ("simultaneous", "sequential"):
+        written = row[f"final_loss_{method}"]
+        assert float(written) == pytest.approx(final[method], rel=1e-14)
+        assert len(written.replace("-", "").replace(".", "").lstrip("0")) <= 15
+    assert row["outcome"] in ("sequential_better", "simultaneous_better")
+    assert list(row) == [
+        "id", "created_at", "source", "parent_id", "engine_version", "expression", "canonical_expression",
+        "question", "parameters", "learning_rate", "steps", "methods", "outcome", "sign_flips",
+        "loss_increases", "diverged", "stationary", "kink", "undefined", "loss", "final_loss_simultaneous",
+        "final_loss_sequential", "verdict",
+    ]  # fmt: skip
+
+
+def test_jsonl_export_takes_the_same_filters(run, service):
+    flipped = service.ask(question(*FLIPS), source="cli")
+    service.ask(question(*RISES), source="cli")
+    result = run("cases", "export", "--sign-flip")
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [flipped["id"]]
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    assert run("cases", "export", "--sign-flip", "--since", tomorrow).stdout == ""

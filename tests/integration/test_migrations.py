@@ -7,15 +7,20 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from case_samples import DIVERGES, FLIPS, KINK, RISES, UNDEFINED, question
 from sqlalchemy import Column, Integer, MetaData, inspect
 
+import tutor.engine
 from tutor.persistence import Base, make_engine, migrate
+from tutor.persistence.derived import review_columns
 
 TABLES = {"cases", "trials", "trial_steps"}
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -161,3 +166,72 @@ def test_postgresql_compresses_case_documents_with_lz4(empty_database_url):
     assert before == {"document": "", "input": ""}  # the server's default (pglz)
     assert after == {"document": "l", "input": "l"}
     assert compression() == {"document": "p", "input": "p"}
+
+
+def _old_case(case_id: str, document: dict, outcome: str | None) -> dict:
+    """A `cases` row as revision 0004 stored it."""
+    given = document["input"]
+    return {
+        "id": case_id,
+        "created_at": datetime(2025, 1, 1, tzinfo=UTC),
+        "source": "cli",
+        "engine_version": document["engine_version"],
+        "expression": given["expression"],
+        "canonical_expression": document["expression"]["canonical"],
+        "parameters": document["parameters"],
+        "fixed": {},
+        "point": given["point"],
+        "learning_rate": given["learning_rate"],
+        "steps": given["steps"],
+        "order": given["order"],
+        "outcome": outcome,
+        "input": given,
+        "document": document,
+    }
+
+
+def test_the_review_columns_are_backfilled_from_the_documents_and_removed_cleanly(empty_database_url):
+    samples = {"rises": RISES, "flips": FLIPS, "kink": KINK, "undefined": UNDEFINED, "diverges": DIVERGES}
+    documents = {name: tutor.engine.answer(question(*sample)) for name, sample in samples.items()}
+    # What 0004 computed: the final losses alone (the rising pair was a "tie").
+    before = {
+        "rises": "tie",
+        "flips": "sequential_better",
+        "kink": "tie",
+        "undefined": None,
+        "diverges": "diverged",
+    }
+    migrate.upgrade(empty_database_url, "0004")
+    engine = make_engine(empty_database_url)
+    json = sa.JSON(none_as_null=True)
+    old_cases = sa.table(
+        "cases",
+        *(sa.column(name) for name in ("id", "created_at", "source", "engine_version", "expression")),
+        *(sa.column(name) for name in ("canonical_expression", "learning_rate", "steps", "outcome")),
+        *(sa.column(name, json) for name in ("parameters", "fixed", "point", "order", "input", "document")),
+    )
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.insert(old_cases), [_old_case(name, documents[name], before[name]) for name in samples]
+            )
+
+        migrate.upgrade(empty_database_url)
+        with engine.connect() as connection:
+            rows = {row.id: row for row in connection.execute(sa.text("SELECT * FROM cases")).mappings()}
+        for name, document in documents.items():
+            assert {column: rows[name][column] for column in review_columns(document)} == review_columns(
+                document
+            ), name
+        assert rows["rises"]["outcome"] == "loss_went_up" and rows["rises"]["loss_increases"] == 6
+        assert rows["flips"]["sign_flips"] == 1 and rows["kink"]["kink"] and rows["undefined"]["undefined"]
+        assert rows["undefined"]["methods"] == "" and rows["diverges"]["diverged"]
+
+        migrate.downgrade(empty_database_url, "0004")
+        with engine.connect() as connection:
+            outcomes = dict(connection.execute(sa.text("SELECT id, outcome FROM cases")).all())
+            columns = {column["name"] for column in inspect(connection).get_columns("cases")}
+        assert outcomes == before
+        assert not columns & {"methods", "sign_flips", "loss_increases", "diverged", "kink", "undefined"}
+    finally:
+        engine.dispose()

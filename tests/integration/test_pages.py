@@ -492,7 +492,7 @@ def test_review_survives_dates_and_pages_past_the_calendar(client, query):
     assert response.status_code == 200
 
 
-def test_reviewer_finds_filters_and_deletes_a_case(client, app):
+def test_reviewer_finds_filters_and_deletes_a_case_after_confirming(client, app):
     location = asked_case(
         client, expression="x**2 + 100*y**2", point="x=1, y=1", learning_rate="0.011", steps="3"
     )
@@ -506,18 +506,32 @@ def test_reviewer_finds_filters_and_deletes_a_case(client, app):
     client.get(f"{location}/plots/loss.png")
     plot_folder = Path(app.config["PLOT_CACHE_DIR"]) / case_id
     assert plot_folder.exists()
+
+    # The list has no delete button, only a link to a page that asks first (no script needed).
     html = client.get("/cases?search=100*y").get_data(as_text=True)
-    sent_next = re.search(r'name="next" value="([^"]*)"', html).group(1)
+    assert f'action="/cases/{case_id}/delete"' not in html
+    confirm_url = unescape(re.search(rf'href="(/cases/{case_id}/delete\?[^"]*)"', html).group(1))
+    confirm = client.get(confirm_url)
+    assert confirm.status_code == 200
+    page = confirm.get_data(as_text=True)
+    assert "Delete this case?" in page and "cannot be undone" in page and "x**2 + 100*y**2" in page
+    assert 'href="/cases?search=100*y">Keep it' in unescape(page)
+    assert client.get(location).status_code == 200  # looking at the question deletes nothing
+
+    sent_next = re.search(r'name="next" value="([^"]*)"', page).group(1)
     response = client.post(
-        f"/cases/{case_id}/delete", data={"csrf_token": csrf_token(html), "next": unescape(sent_next)}
+        f"/cases/{case_id}/delete", data={"csrf_token": csrf_token(page), "next": unescape(sent_next)}
     )
     assert response.status_code == 303
     assert response.headers["Location"] == "/cases?search=100*y"  # back to the filtered list
     assert "Deleted the case" in client.get(response.headers["Location"]).get_data(as_text=True)
-    # Somewhere off the site is never where a delete returns to.
+    # Somewhere off the site is never where a delete returns to, nor where "Keep it" leads.
     other = asked_case(client, expression="x**2 + 100*y**2", point="x=2, y=1", learning_rate="0.011")
+    other_id = other.rsplit("/", 1)[1]
+    page = client.get(f"/cases/{other_id}/delete?next=https://evil.example/").get_data(as_text=True)
+    assert "evil.example" not in page
     away = client.post(
-        f"/cases/{other.rsplit('/', 1)[1]}/delete",
+        f"/cases/{other_id}/delete",
         data={"csrf_token": csrf_token(html), "next": "https://evil.example/"},
     )
     assert away.headers["Location"] == "/cases"
@@ -525,6 +539,44 @@ def test_reviewer_finds_filters_and_deletes_a_case(client, app):
     with pytest.raises(CaseNotFound):
         app.extensions["tutor"].cases.get(case_id)
     assert not plot_folder.exists()
+    assert client.get(f"/cases/{case_id}/delete").status_code == 404
+
+
+def test_review_list_filters_on_flips_rises_and_trials_and_shows_what_stands_out(client):
+    flips = asked_case(
+        client, expression="x*y", point="x=0.01, y=1", learning_rate="0.1", question="Why does " + "y " * 40
+    )
+    rises = asked_case(
+        client, expression="x**2 + 100*y**2", point="x=1, y=1", learning_rate="0.011", steps="3"
+    )
+    adam = asked_case(client, expression="x**2", point="x=1", learning_rate="0.1", methods=["adam"])
+    sign_in(client)
+
+    def listed(query: str) -> set[str]:
+        html = client.get(f"/cases?{query}").get_data(as_text=True)
+        found = set(re.findall(r'href="(/cases/[A-Za-z0-9]+)"', html))
+        return {name for name, url in (("flips", flips), ("rises", rises), ("adam", adam)) if url in found}
+
+    assert listed("sign_flip=yes") == {"flips"}
+    assert listed("sign_flip=no") == {"rises", "adam"}
+    assert listed("loss_went_up=yes") == {"rises"}
+    assert listed("outcome=loss_went_up") == {"rises"}
+    assert listed("method=adam") == {"adam"}
+    assert listed("diverged=yes") == set()
+    assert listed("sign_flip=maybe&method=sgd") == {"flips", "rises", "adam"}  # unknown values: no filter
+
+    html = client.get("/cases").get_data(as_text=True)
+    row = html.split(f'href="{flips}"')[1].split("</tr>")[0]
+    assert "1 sign flip" in row
+    assert "“Why does y y y" in row and "…”" in row  # the question's first words
+    row = html.split(f'href="{rises}"')[1].split("</tr>")[0]
+    assert "loss went up 6×" in row and "loss went up</td>" in row
+    row = html.split(f'href="{adam}"')[1].split("</tr>")[0]
+    assert '<li class="badge badge-method">adam</li>' in row
+    # The filters keep their values and the pages keep the filters.
+    html = client.get("/cases?sign_flip=yes&method=sequential").get_data(as_text=True)
+    assert '<option value="yes" selected>yes</option>' in html
+    assert '<option value="sequential" selected>sequential</option>' in html
 
 
 def test_delete_needs_csrf_and_a_reviewer(client, flip_case):
@@ -580,7 +632,8 @@ def test_api_paths_get_problem_json(client):
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
     body = response.get_json()
-    assert body["status"] == 404 and body["title"] == "Not Found" and body["type"] == "about:blank"
+    assert body["status"] == 404 and body["title"] == "Not found"
+    assert body["type"] == "https://tutor.example/docs#not-found"  # the configured public URL's /docs
     assert "detail" in body
     response = client.get("/integrations/nothing")
     assert response.mimetype == "application/problem+json"
@@ -609,16 +662,28 @@ def test_openapi_and_docs_are_local(client):
 
 def test_docs_show_each_body_field_and_who_may_call(client):
     spec = client.get("/openapi.json").get_json()
-    docs = client.get("/docs").get_data(as_text=True)
+    docs = unescape(client.get("/docs").get_data(as_text=True))
     case_in = spec["components"]["schemas"]["CaseIn"]
     create = docs.split('<span class="method">POST</span> <code>/api/v1/cases</code>')[1]
     create = create.split('<section class="operation"')[0]
     # Every member of the question's body, and which of them are required, from the schema itself.
     for name in case_in["properties"]:
-        item = re.search(rf"<li><code>{name}</code> \(([^)]*)\)", create)
-        assert item, f"no body field {name}"
-        assert ("required" in item.group(1)) == (name in case_in["required"])
-    assert "needs a token" in create and "Authorization: Bearer" in docs
+        row = re.search(rf"<tr>\s*<td><code>{name}</code>(.*?)</tr>", create, re.S)
+        assert row, f"no body field {name}"
+        assert ("required" in row.group(1).split("</td>")[0]) == (name in case_in["required"])
+    assert "a bot's token or the admin token" in create and "Authorization: Bearer" in docs
+    listing = docs.split('<span class="method">GET</span> <code>/api/v1/cases</code>')[1]
+    assert "the admin token only" in listing.split('<section class="operation"')[0]
+    reading = docs.split('<span class="method">GET</span> <code>/api/v1/cases/{case_id}</code>')[1]
+    assert "public, no token" in reading.split('<section class="operation"')[0]
+    # Each operation's parameters say what they mean, and its answers come with an example.
+    assert "<code>sign_flip</code> (query, boolean): true: a sequential update flipped" in listing
+    assert "<code>case_id</code> (path, string, required): the case's id" in reading
+    assert create.count('<pre class="example">') >= 3  # two questions and the case
+    # The rate limits and every schema the answers use.
+    assert "60 per minute" in docs and 'id="limits"' in docs
+    for name in spec["components"]["schemas"]:
+        assert f'id="schema-{name}"' in docs
     # Descriptions are Markdown: code spans become <code>, never stay as backticks.
     assert "`" not in re.sub(r"<pre.*?</pre>", "", docs, flags=re.S)
 

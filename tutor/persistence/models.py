@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -72,6 +73,15 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# The partial indexes of the review filters: name -> the rows each one holds.
+FEATURE_INDEXES = {
+    "sign_flips": text("sign_flips > 0"),
+    "loss_increases": text("loss_increases > 0"),
+    "diverged": text("diverged"),
+    "special": text("(stationary OR kink OR undefined)"),
+}
+
+
 class Case(Base):
     __tablename__ = "cases"
 
@@ -95,9 +105,17 @@ class Case(Base):
     learning_rate: Mapped[float] = mapped_column(Double, nullable=False)
     steps: Mapped[int] = mapped_column(Integer, nullable=False)
     order: Mapped[list[str]] = mapped_column(Json, nullable=False)
-    # "sequential_better", "simultaneous_better", "tie", "diverged"; null when there is nothing to
-    # compare (the point is outside the domain, or only one of the two trials ran).
+    # Derived from the document on save (tutor.persistence.derived) for reviewers to filter on.
+    # "sequential_better", "simultaneous_better", "tie", "loss_went_up", "diverged"; null when there
+    # is nothing to compare (the point is outside the domain, or only one of the two trials ran).
     outcome: Mapped[str | None] = mapped_column(String(32))
+    methods: Mapped[str] = mapped_column(String(200), nullable=False)  # the trials run, space-separated
+    sign_flips: Mapped[int] = mapped_column(Integer, nullable=False)  # sequential updates that flipped
+    loss_increases: Mapped[int] = mapped_column(Integer, nullable=False)  # steps that raised the loss
+    diverged: Mapped[bool] = mapped_column(Boolean, nullable=False)  # a trial stopped on non-finite values
+    stationary: Mapped[bool] = mapped_column(Boolean, nullable=False)  # the gradient is zero at the start
+    kink: Mapped[bool] = mapped_column(Boolean, nullable=False)  # abs/relu/max/min exactly at a corner
+    undefined: Mapped[bool] = mapped_column(Boolean, nullable=False)  # f or a partial not finite there
 
     input: Mapped[dict[str, Any]] = mapped_column(Json, nullable=False)  # document["input"], whole
     document: Mapped[dict[str, Any]] = mapped_column(Json, nullable=False)
@@ -115,6 +133,14 @@ class Case(Base):
         Index("ix_cases_created_at_id", "created_at", "id"),
         Index("ix_cases_source_created_at", "source", "created_at"),
         Index("ix_cases_outcome_created_at", "outcome", "created_at"),
+        # The review filters: each a small partial index of the cases that have the feature, newest
+        # first (the features are rare, and "without" needs no index to be fast).
+        *(
+            Index(
+                f"ix_cases_{name}_created_at", "created_at", "id", sqlite_where=where, postgresql_where=where
+            )
+            for name, where in FEATURE_INDEXES.items()
+        ),
     )
 
 

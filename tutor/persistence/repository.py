@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import secrets
 import string
 from collections.abc import Iterable, Iterator, Mapping
@@ -10,19 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, delete, func, or_, select
 from sqlalchemy.orm import Session, defer
 
 from tutor import json_text
-from tutor.persistence.models import Case, Trial
-
-OUTCOMES = ("sequential_better", "simultaneous_better", "tie", "diverged")
-
-# Final losses this close count as a tie: with one parameter the two methods are the same sums, and
-# rounding must not make one of them "better".
-TIE_RELATIVE = 1e-12
-TIE_ABSOLUTE = 1e-300
-
+from tutor.engine.question import METHODS
+from tutor.persistence.derived import OUTCOMES, SPECIAL_CASES, review_columns
+from tutor.persistence.models import FEATURE_INDEXES, Case, Trial
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 
@@ -35,18 +28,14 @@ def new_case_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
 
 
-def outcome_of(trials: list[Mapping[str, Any]]) -> str | None:
-    """Which of simultaneous and sequential ended lower; "diverged" if any trial diverged; None when
-    the two are not both there to compare."""
-    if any(trial.get("diverged_at") is not None for trial in trials):
-        return "diverged"
-    final = {trial["method"]: trial.get("final_loss") for trial in trials}
-    simultaneous, sequential = final.get("simultaneous"), final.get("sequential")
-    if simultaneous is None or sequential is None:
-        return None
-    if math.isclose(simultaneous, sequential, rel_tol=TIE_RELATIVE, abs_tol=TIE_ABSOLUTE):
-        return "tie"
-    return "sequential_better" if sequential < simultaneous else "simultaneous_better"
+def _feature(name: str, present: bool | None, column) -> list[ColumnElement[bool]]:
+    """The conditions for "has" (with the partial index's own predicate, so that SQLite's planner,
+    which matches it as text, uses the index) or "has not" a feature; none when it does not matter."""
+    if present is None:
+        return []
+    if present:
+        return [FEATURE_INDEXES[name], column if column.type.python_type is bool else column > 0]
+    return [column.is_(False) if column.type.python_type is bool else column == 0]
 
 
 @dataclass(frozen=True)
@@ -58,10 +47,20 @@ class CaseFilter:
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
     search: str | None = None  # in the expression as typed, the canonical one, or the question
+    sign_flip: bool | None = None  # a sequential update flipped a partial's sign (False: none did)
+    loss_went_up: bool | None = None  # some step of some trial raised the loss (False: none did)
+    diverged: bool | None = None  # some trial diverged (False: none did)
+    method: str | None = None  # this trial ran
+    special_case: str | None = None  # stationary, kink or undefined
 
     def __post_init__(self) -> None:
-        if self.outcome is not None and self.outcome not in OUTCOMES:
-            raise ValueError(f"unknown outcome '{self.outcome}' (known: {', '.join(OUTCOMES)})")
+        for name, value, known in (
+            ("outcome", self.outcome, OUTCOMES),
+            ("method", self.method, tuple(METHODS)),
+            ("special case", self.special_case, SPECIAL_CASES),
+        ):
+            if value is not None and value not in known:
+                raise ValueError(f"unknown {name} '{value}' (known: {', '.join(known)})")
         for name in ("since", "until"):
             value = getattr(self, name)
             if value is not None and value.tzinfo is None:
@@ -91,6 +90,17 @@ class CaseFilter:
                     Case.question.icontains(self.search, autoescape=True),
                 )
             )
+        query = query.where(
+            *_feature("sign_flips", self.sign_flip, Case.sign_flips),
+            *_feature("loss_increases", self.loss_went_up, Case.loss_increases),
+            *_feature("diverged", self.diverged, Case.diverged),
+        )
+        if self.special_case:
+            query = query.where(*_feature("special", True, getattr(Case, self.special_case)))
+        if self.method:
+            # The trials table has a row per trial run, indexed by method.
+            ran = select(Trial.id).where(Trial.case_id == Case.id, Trial.method == self.method)
+            query = query.where(ran.exists())
         return query
 
 
@@ -131,7 +141,7 @@ class CaseRepository:
             learning_rate=given["learning_rate"],
             steps=given["steps"],
             order=list(given.get("order") or document["parameters"]),
-            outcome=outcome_of(document["trials"]),
+            **review_columns(document),
             input=dict(given),
             document=dict(document),
         )

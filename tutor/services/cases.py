@@ -17,11 +17,13 @@ from tutor.config import Settings
 from tutor.engine import BASIC_METHODS, InputError, Question
 from tutor.engine.question import default_order, question_from_input
 from tutor.persistence.database import Database
+from tutor.persistence.derived import OUTCOMES, SPECIAL_CASES
 from tutor.persistence.models import Case
-from tutor.persistence.repository import OUTCOMES, CaseFilter, CaseRepository
+from tutor.persistence.repository import CaseFilter, CaseRepository
 
 __all__ = [
     "OUTCOMES",
+    "SPECIAL_CASES",
     "Analyzer",
     "CaseFilter",
     "CaseNotFound",
@@ -31,6 +33,7 @@ __all__ = [
     "created_between",
     "case_document",
     "case_summary",
+    "first_words",
     "question_from_input",
 ]
 
@@ -113,7 +116,23 @@ def case_summary(case: Case) -> dict[str, Any]:
         "steps": case.steps,
         "order": case.order,
         "outcome": case.outcome,
+        "methods": case.methods.split(),
+        "sign_flips": case.sign_flips,
+        "loss_increases": case.loss_increases,
+        "diverged": case.diverged,
+        "stationary": case.stationary,
+        "kink": case.kink,
+        "undefined": case.undefined,
     }
+
+
+def first_words(text: str | None, limit: int = 60) -> str:
+    """The start of a question for a listing: whole words up to ``limit`` characters, then "…"."""
+    words = " ".join((text or "").split())
+    if len(words) <= limit:
+        return words
+    cut = words[: limit + 1].rsplit(" ", 1)[0] if " " in words[:limit] else words[:limit]
+    return cut.rstrip(" ,;:.") + "…"
 
 
 def created_between(

@@ -6,13 +6,15 @@ every other path is a page. No response ever carries a traceback.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from apiflask import HTTPError
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable, UnprocessableEntity
 from werkzeug.http import HTTP_STATUS_CODES
 
-from tutor.engine import InputError
+from tutor.engine import InputError, TooExpensive
 from tutor.sandbox import AnalysisUnavailable
 
 MACHINE_PREFIXES = ("/api/", "/integrations/")
@@ -41,9 +43,139 @@ def wants_problem_json() -> bool:
     return request.path.startswith(MACHINE_PREFIXES) or request.path.rstrip("/") in ("/api", "/integrations")
 
 
-def problem(status: int, detail: str, **extensions: object) -> Response:
-    """An RFC 9457 problem response; ``extensions`` become extra members (e.g. field, column)."""
-    body = {"type": "about:blank", "title": HTTP_STATUS_CODES.get(status, "Error"), "status": status}
+@dataclass(frozen=True)
+class ProblemType:
+    """A kind of error a client can tell apart by the problem's ``type``: ``<public URL>/docs#<slug>``,
+    where /docs says what it means and what to do."""
+
+    slug: str
+    status: int
+    title: str
+    meaning: str
+
+
+# Every kind of problem the API and the webhook send. A bot branches on `type`, never on `detail`.
+PROBLEM_TYPES = {
+    kind.slug: kind
+    for kind in (
+        ProblemType(
+            "malformed-request",
+            400,
+            "Malformed request",
+            "The body is not JSON, or the request cannot be read.",
+        ),
+        ProblemType(
+            "unauthorized",
+            401,
+            "Unauthorized",
+            "No token, or an unknown or revoked one: send `Authorization: Bearer <token>`.",
+        ),
+        ProblemType(
+            "forbidden",
+            403,
+            "Forbidden",
+            "The token may not do this: listing and deleting need the admin token.",
+        ),
+        ProblemType("not-found", 404, "Not found", "Nothing is here: the case may have been deleted."),
+        ProblemType(
+            "method-not-allowed", 405, "Method not allowed", "This address does not take this method."
+        ),
+        ProblemType(
+            "idempotency-conflict",
+            409,
+            "Idempotency key reused",
+            "The Idempotency-Key was used before for another request: a retry must repeat the request "
+            "exactly; a new question needs a new key.",
+        ),
+        ProblemType(
+            "too-large",
+            413,
+            "Request too large",
+            "The body is larger than the server takes (TUTOR_MAX_REQUEST_BYTES).",
+        ),
+        ProblemType(
+            "invalid-request",
+            422,
+            "Invalid request",
+            "A member of the body, a query parameter or a header does not fit the schema: `field` names "
+            "the first, `errors` lists them all.",
+        ),
+        ProblemType(
+            "parse-error",
+            422,
+            "Expression refused",
+            "The expression cannot be read, or is refused before any work (a character, a name, a "
+            "function, its length, size or nesting, an operation undefined everywhere): `column` says where.",
+        ),
+        ProblemType(
+            "invalid-question",
+            422,
+            "Question cannot be answered",
+            "The expression is fine but the rest of the question is not (the point, the learning rate, "
+            "steps, the order, methods, settings, data): `field` names the member.",
+        ),
+        ProblemType(
+            "too-expensive",
+            422,
+            "Too expensive",
+            "Answering would take more time or memory than one question may use: simplify the "
+            "expression, or ask for fewer steps or rows. Retrying the same question fails the same way.",
+        ),
+        ProblemType(
+            "rate-limited",
+            429,
+            "Too many requests",
+            "Too many requests with this token or from this address: wait as long as Retry-After says.",
+        ),
+        ProblemType(
+            "internal-error",
+            500,
+            "Internal error",
+            "A fault on the server's side; it is logged. Retrying may work.",
+        ),
+        ProblemType(
+            "unavailable",
+            503,
+            "Service unavailable",
+            "The tutor cannot work out or store answers right now; nothing saved is lost. Retry after "
+            "Retry-After seconds.",
+        ),
+    )
+}
+# The kind a status means when the code that answers does not say (409 and others stay about:blank).
+DEFAULT_PROBLEM_TYPES = {
+    400: "malformed-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "too-large",
+    422: "invalid-request",
+    429: "rate-limited",
+    500: "internal-error",
+    503: "unavailable",
+}
+
+
+def problem_type_uri(slug: str) -> str:
+    return f"{current_app.config['TUTOR_SETTINGS'].public_url}/docs#{slug}"
+
+
+def input_problem_type(error: InputError) -> str:
+    """Which kind of 422 a question the engine refused is."""
+    if isinstance(error, TooExpensive):
+        return "too-expensive"
+    return "parse-error" if error.field == "expression" else "invalid-question"
+
+
+def problem(status: int, detail: str, *, kind: str | None = None, **extensions: object) -> Response:
+    """An RFC 9457 problem response; ``kind`` is a slug of PROBLEM_TYPES (by default the one the status
+    means), ``extensions`` become extra members (e.g. field, column)."""
+    known = PROBLEM_TYPES.get(kind or DEFAULT_PROBLEM_TYPES.get(status, ""))
+    if known is None:
+        body = {"type": "about:blank", "title": HTTP_STATUS_CODES.get(status, "Error"), "status": status}
+    else:
+        body = {"type": problem_type_uri(known.slug), "title": known.title, "status": status}
     body["detail"] = detail
     body.update(extensions)
     response = jsonify(body)
@@ -92,7 +224,9 @@ def register_error_handlers(app: Flask) -> None:
         # Pages catch InputError themselves to re-show the form; this is the net for everything else.
         status = UnprocessableEntity.code
         if wants_problem_json():
-            return problem(status, error.message, field=error.field, column=error.column)
+            return problem(
+                status, error.message, kind=input_problem_type(error), field=error.field, column=error.column
+            )
         return error_page(status, f"{FRIENDLY[status]} {error}")
 
     @app.errorhandler(AnalysisUnavailable)

@@ -12,8 +12,8 @@ from flask.blueprints import BlueprintSetupState
 from flask_limiter.util import get_remote_address
 
 from tutor.services.tokens import TokenService
+from tutor.web.api import openapi
 from tutor.web.api.auth import token_or_address
-from tutor.web.api.schemas import Problem
 from tutor.web.extensions import limiter
 
 
@@ -34,22 +34,15 @@ def _set_up(state: BlueprintSetupState) -> None:
     app.config.update(
         AUTO_VALIDATION_ERROR_RESPONSE=False, AUTO_AUTH_ERROR_RESPONSE=False, AUTO_404_RESPONSE=False
     )
-    app.spec_callback = _completing_spec(app.spec_callback)
+    app.spec_callback = _completing_spec(app, app.spec_callback)
 
 
-def _completing_spec(previous: Callable[[dict], dict] | None) -> Callable[[dict], dict]:
-    """Adds to the generated document what APIFlask leaves out: that the API's request bodies are
-    required, and the Problem schema its error responses refer to."""
+def _completing_spec(app, previous: Callable[[dict], dict] | None) -> Callable[[dict], dict]:
+    """Adds to the generated document what APIFlask leaves out (tutor.web.api.openapi)."""
 
     def complete(spec: dict) -> dict:
         spec = previous(spec) if previous is not None else spec
-        for path, item in spec.get("paths", {}).items():
-            if path.startswith(bp.url_prefix):
-                for operation in item.values():
-                    if isinstance(operation, dict) and "requestBody" in operation:
-                        operation["requestBody"]["required"] = True
-        spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = Problem.model_json_schema()
-        return spec
+        return openapi.complete(spec, app.config["TUTOR_SETTINGS"], bp.url_prefix)
 
     return complete
 

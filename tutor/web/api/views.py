@@ -23,9 +23,9 @@ from tutor.web.api.schemas import (
     IdempotencyHeaders,
     RerunIn,
 )
-from tutor.web.errors import problem
+from tutor.web.errors import input_problem_type, problem
 
-PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}  # added to the document in tutor.web.api
+PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}
 ERROR_DESCRIPTIONS = {
     400: "The body is not JSON, or a header is malformed",
     401: "No token, or an unknown or revoked one",
@@ -33,24 +33,28 @@ ERROR_DESCRIPTIONS = {
     404: "No case with this id",
     409: "The Idempotency-Key was used before with another question",
     413: "The body is larger than TUTOR_MAX_REQUEST_BYTES",
-    422: "The question cannot be answered as asked: `field` (and `column`) say where",
+    422: "The request or the question cannot be answered as asked: `type` says which kind, `field` (and "
+    "`column`) where",
     429: "Too many requests; wait as long as Retry-After says",
+    503: "The service cannot answer right now; nothing saved is lost; retry after Retry-After",
+    "default": "Any other error, as a problem document",
 }
 RETRY_AFTER = {
-    "Retry-After": {"description": "seconds (or an HTTP date) to wait", "schema": {"type": "string"}}
+    "Retry-After": {"description": "seconds to wait before trying again", "schema": {"type": "string"}}
 }
 LOCATION = {"Location": {"description": "the case in this API", "schema": {"type": "string"}}}
 
 
-def errors(*codes: int) -> dict[int, dict[str, Any]]:
-    """The problem+json responses an operation may give, for its OpenAPI description."""
-    responses: dict[int, dict[str, Any]] = {}
-    for code in (*codes, 429):
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The problem+json responses an operation may give, for its OpenAPI description: ``codes``, and on
+    every operation 429 (rate limits), 503 (the service cannot answer) and a default problem."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for code in (*codes, 429, 503, "default"):
         responses[code] = {
             "description": ERROR_DESCRIPTIONS[code],
             "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
         }
-    responses[429]["headers"] = RETRY_AFTER
+    responses[429]["headers"] = responses[503]["headers"] = RETRY_AFTER
     return responses
 
 
@@ -92,7 +96,7 @@ def question_from(body: CaseIn) -> Question:
     values: dict[str, Any] = {
         "expression": body.expression,
         "point": body.point,
-        "learning_rate": body.learning_rate,
+        "learning_rate": body.rate(),
         "steps": body.steps,
         "fixed": tuple(body.fixed),
         "order": tuple(body.order) if body.order is not None else None,
@@ -103,7 +107,11 @@ def question_from(body: CaseIn) -> Question:
             continue
         if name not in known:
             raise InputError(f"this server's engine does not support `{name}` yet", name)
-        values[name] = tuple(value) if name == "methods" else value
+        if name == "methods":
+            value = tuple(method.value for method in value)
+        elif name == "settings":
+            value = value.values()
+        values[name] = value
     return with_latex_names(Question(**values))
 
 
@@ -114,12 +122,16 @@ def question_from(body: CaseIn) -> Question:
 @bp.output(
     CaseOut, status_code=201, description="The new case (or, for a retried Idempotency-Key, the first one)"
 )
-@bp.doc(summary="Ask a question", responses={**created("The case"), **errors(400, 401, 409, 413, 422)})
+@bp.doc(
+    summary="Ask a question",
+    operation_id="create_case",
+    responses={**created("The case"), **errors(400, 401, 409, 413, 422)},
+)
 def create_case(body: CaseIn, headers: IdempotencyHeaders):
     """Answers the question and saves it as a case.
 
-    Needs a token. The case is marked with the token's name (source `api:NAME`). With an
-    Idempotency-Key header, a retry returns the first case and stores nothing new.
+    Needs a bot's token (or the admin token). The case is marked with the token's name (source
+    `api:NAME`). With an Idempotency-Key header, a retry returns the first case and stores nothing new.
     """
     case = cases().ask(
         question_from(body),
@@ -132,9 +144,10 @@ def create_case(body: CaseIn, headers: IdempotencyHeaders):
 
 @bp.get("/cases/<case_id>")
 @bp.output(CaseOut, description="The case")
-@bp.doc(summary="Read a case", responses=errors(404))
+@bp.doc(summary="Read a case", operation_id="get_case", responses=errors(404))
 def get_case(case_id: str):
-    """A saved case. Public, like the case's web page: case links are shared in forum replies."""
+    """A saved case. Public, no token needed, like the case's web page: case links are shared in forum
+    replies."""
     return case_response(cases().get(case_id))
 
 
@@ -142,9 +155,13 @@ def get_case(case_id: str):
 @bp.auth_required(auth, roles=[ADMIN_ROLE])
 @bp.input(CaseQuery, location="query", arg_name="query")
 @bp.output(CasePageOut, description="One page of cases, newest first")
-@bp.doc(summary="List cases", responses=errors(401, 403, 422))
+@bp.doc(summary="List cases", operation_id="list_cases", responses=errors(401, 403, 422))
 def list_cases(query: CaseQuery):
-    """Saved cases, newest first, filtered by source, outcome, text and creation time. Admin token only."""
+    """Saved cases, newest first, without their documents. Admin token only.
+
+    Every filter given must match: who asked, the outcome, text, creation time, and what a reviewer
+    looks for (a sign flip, a step that raised the loss, a diverged trial, a trial run, a special case).
+    """
     # Every parameter is one value; the validation above saw only the first of a repeated one.
     repeated = [name for name in request.args if len(request.args.getlist(name)) > 1]
     if repeated:
@@ -152,10 +169,15 @@ def list_cases(query: CaseQuery):
     since, until = created_between(query.since, query.until)
     where = CaseFilter(
         source=query.source or None,
-        outcome=query.outcome,
+        outcome=query.outcome and query.outcome.value,
         search=query.search or None,
         since=since,
         until=until,
+        sign_flip=query.sign_flip,
+        loss_went_up=query.loss_went_up,
+        diverged=query.diverged,
+        method=query.method and query.method.value,
+        special_case=query.special_case and query.special_case.value,
     )
     page = cases().list(where, page=query.page, per_page=query.per_page).as_dict()
     page["items"] = [with_url(item) for item in page["items"]]
@@ -164,7 +186,9 @@ def list_cases(query: CaseQuery):
 
 @bp.delete("/cases/<case_id>")
 @bp.auth_required(auth, roles=[ADMIN_ROLE])
-@bp.doc(summary="Delete a case", responses={204: "Deleted", **errors(401, 403, 404)})
+@bp.doc(
+    summary="Delete a case", operation_id="delete_case", responses={204: "Deleted", **errors(401, 403, 404)}
+)
 def delete_case(case_id: str):
     """Deletes the case; cases re-run from it keep their answers and lose the link. Admin token only."""
     cases().delete(case_id)
@@ -178,27 +202,32 @@ def delete_case(case_id: str):
 @bp.output(CaseOut, status_code=201, description="The new case, whose parent_id is this one")
 @bp.doc(
     summary="Re-run with another learning rate",
+    operation_id="rerun_case",
     responses={**created("The new case"), **errors(400, 401, 404, 409, 413, 422)},
 )
 def rerun_case(case_id: str, body: RerunIn, headers: IdempotencyHeaders):
-    """The same question with another learning rate, saved as a new case linked to this one. Needs a token."""
+    """The same question with another learning rate, saved as a new case linked to this one.
+
+    Needs a bot's token (or the admin token). The Idempotency-Key works as when creating a case.
+    """
     case = cases().rerun(
-        case_id, body.learning_rate, source=principal().source, idempotency_key=headers.idempotency_key
+        case_id, body.rate(), source=principal().source, idempotency_key=headers.idempotency_key
     )
     return case_response(case, 201)
 
 
 @bp.errorhandler(InputError)
 def input_error(error: InputError) -> Response:
-    return problem(422, error.message, field=error.field, column=error.column)
+    return problem(422, error.message, kind=input_problem_type(error), field=error.field, column=error.column)
 
 
 @bp.errorhandler(IdempotencyConflict)
 def idempotency_conflict(error: IdempotencyConflict) -> Response:
     return problem(
         409,
-        f"The Idempotency-Key '{error.key}' was used before for another question (case {error.case_id}): "
-        "a retry must send the same request; send a new key with a new question.",
+        kind="idempotency-conflict",
+        detail=f"The Idempotency-Key '{error.key}' was used before for another question (case "
+        f"{error.case_id}): a retry must send the same request; send a new key with a new question.",
         field="Idempotency-Key",
     )
 

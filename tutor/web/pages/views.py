@@ -19,9 +19,17 @@ from tutor import mathml, plots
 from tutor.engine import InputError, question_from_text
 from tutor.engine.explain import shown_values
 from tutor.engine.numbers import denoise, fmt
-from tutor.engine.question import METHODS, parse_number
+from tutor.engine.question import BASIC_METHODS, METHODS, parse_number
 from tutor.sandbox import AnalysisUnavailable, Analyzer
-from tutor.services.cases import MAX_PAGE, CaseFilter, CaseNotFound, CaseService, created_between
+from tutor.services.cases import (
+    MAX_PAGE,
+    SPECIAL_CASES,
+    CaseFilter,
+    CaseNotFound,
+    CaseService,
+    created_between,
+    first_words,
+)
 from tutor.services.cases import OUTCOMES as SERVICE_OUTCOMES
 from tutor.web.auth import is_reviewer, reviewer_required, sign_in, sign_out, token_matches
 from tutor.web.extensions import limiter
@@ -47,9 +55,19 @@ OUTCOME_LABELS = {
     "simultaneous_better": "simultaneous ended lower",
     "sequential_better": "sequential ended lower",
     "tie": "tie",
+    "loss_went_up": "loss went up",
     "diverged": "diverged",
 }
 OUTCOMES = tuple((value, OUTCOME_LABELS.get(value, value)) for value in SERVICE_OUTCOMES)
+YES_NO = (("yes", "yes"), ("no", "no"))
+# The review page's yes/no filters: (query name, label, what "yes" means).
+FEATURE_FILTERS = (
+    ("sign_flip", "Sign flip", "a sequential update flipped a partial's sign"),
+    ("loss_went_up", "Loss went up", "some step of some trial raised the loss"),
+    ("diverged", "Diverged", "a trial diverged"),
+)
+METHOD_CHOICES = tuple((name, name) for name in METHODS)
+SPECIAL_CASE_CHOICES = tuple((name, name) for name in SPECIAL_CASES)
 
 
 def case_service() -> CaseService:
@@ -307,6 +325,9 @@ def review() -> str:
         "search": request.args.get("search", "").strip()[:200],
         "since": request.args.get("since", "").strip(),
         "until": request.args.get("until", "").strip(),
+        **{name: choice(request.args.get(name, ""), YES_NO) for name, _, _ in FEATURE_FILTERS},
+        "method": choice(request.args.get("method", ""), METHOD_CHOICES),
+        "special_case": choice(request.args.get("special_case", ""), SPECIAL_CASE_CHOICES),
     }
     try:
         since, until = created_between(day(filters["since"]), day(filters["until"]))
@@ -320,12 +341,15 @@ def review() -> str:
         search=filters["search"] or None,
         since=since,
         until=until,
+        **{name: {"yes": True, "no": False}.get(filters[name]) for name, _, _ in FEATURE_FILTERS},
+        method=filters["method"] or None,
+        special_case=filters["special_case"] or None,
     )
     result = case_service().list(where, page=page, per_page=PER_PAGE)
     query = {name: value for name, value in filters.items() if value}
     return render_template(
         "cases.html",
-        items=result.items,
+        items=[{**item, "question_start": first_words(item["question"])} for item in result.items],
         total=result.total,
         page=page,
         pages=result.pages,
@@ -334,6 +358,10 @@ def review() -> str:
         sources=SOURCES,
         outcomes=OUTCOMES,
         outcome_labels=OUTCOME_LABELS,
+        feature_filters=FEATURE_FILTERS,
+        methods=METHOD_CHOICES,
+        special_cases=SPECIAL_CASE_CHOICES,
+        basic_methods=list(BASIC_METHODS),
     )
 
 
@@ -347,6 +375,15 @@ def day(text: str) -> date | None:
         return date.fromisoformat(text) if text else None
     except ValueError:
         return None
+
+
+@bp.get("/cases/<case_id>/delete")
+@reviewer_required
+def confirm_delete(case_id: str) -> str:
+    """Deleting cannot be undone, so the list links here first: the case, and a button that deletes it."""
+    case = load_case(case_id)
+    back = safe_next(request.args.get("next")) or url_for(".review")
+    return render_template("delete.html", case=case, back=back)
 
 
 @bp.post("/cases/<case_id>/delete")
