@@ -11,6 +11,7 @@ import numpy as np
 
 from tutor import __version__
 from tutor.config import Limits
+from tutor.engine import display
 from tutor.engine.analysis import analyse_first_step
 from tutor.engine.errors import InputError, TooExpensive
 from tutor.engine.explain import explain
@@ -74,6 +75,7 @@ def _answer(question: Question, limits: Limits) -> dict:
             "shuffle_seed": checked.shuffle_seed,
         },
         "expression": {"canonical": parsed.canonical, "latex": parsed.latex},
+        "display": display.formulas(parsed.tree, checked.parameters).entry(),
         "parameters": list(checked.parameters),
         "data_rows": problem.rows or None,
         "loss": loss,
