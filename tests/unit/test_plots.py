@@ -160,4 +160,3 @@ def test_no_batches_plot_without_a_minibatch_trial():
     assert "batches" not in plots.available(document(**OPTIMIZERS))
     with pytest.raises(ValueError):
         plots.render(document(**OPTIMIZERS), "batches")
-
