@@ -36,9 +36,6 @@ SUM, PRODUCT, UNARY, POWER, ATOM = 1, 2, 3, 4, 5
 LONG, SHORT, SUBSTITUTED, MAX_NODES = 16, 8, 90, 2000
 # Functions whose powers read f²(u), as learners write tanh² and sin².
 _POWER_BEFORE_ARGUMENT = frozenset({"sin", "cos", "tan", "sinh", "cosh", "tanh"})
-# The kinds of expression made by the learner's tree; sum, product, step and sign are made only by the
-# chain rule (a sum and a product have any number of terms, a product carries a number in ``value``).
-_TREE_KINDS = frozenset({"name", "num", "add", "sub", "mul", "div", "pow", "neg", "pos", "call"})
 # Names the intermediates may take, by what they are: a function's argument (z = w·x + b), a function's
 # value (a = σ(z)), anything else (u = x·y + 1). More than one of a kind are numbered: z1, z2, …
 _NAME_CHOICES = {"argument": ("z", "s", "r"), "value": ("a", "h", "g"), "other": ("u", "v", "q")}
@@ -49,7 +46,9 @@ class Expr:
     """One expression. Every Expr is interned by its ``Algebra``, so equal structure is the same object:
     equality is identity, a repeated sub-expression is one shared node, and hashing is free."""
 
-    kind: str  # name, num, add, sub, mul, div, pow, neg, pos, call; sum, product, step, sign
+    # The learner's tree has name, num, add, sub, mul, div, pow, neg, pos and call; the chain rule adds
+    # sum and product (of any number of terms; a product's number is its ``value``), step and sign.
+    kind: str
     args: tuple[Expr, ...]
     label: str  # the variable's or function's name, or the relation of a step (> or <)
     value: Fraction | None  # a number's value, a product's numeric factor
@@ -526,7 +525,7 @@ class _Out:
     precedence: int
     lead: str = "other"  # what it starts with: num, name, call, paren, frac, other
     tail: str = "other"  # what it ends with
-    negative: bool = False  # starts with a minus sign
+    signed: bool = False  # starts with a minus or plus sign
     number: bool = False  # is a number and nothing else
 
 
@@ -569,7 +568,7 @@ class _Printer:
             case "neg" | "pos":
                 inner = self.operand(expr.args[0], UNARY + 1)
                 sign = "−" if expr.kind == "neg" else "+"
-                return _Out(self.row([self.symbol(sign), inner.text]), UNARY, negative=expr.kind == "neg")
+                return _Out(self.row([self.symbol(sign), inner.text]), UNARY, signed=True)
             case "sum":
                 return self.sum(expr.args)
             case "product":
@@ -587,37 +586,37 @@ class _Printer:
         raise ValueError(f"cannot print {expr.kind}")
 
     def operand(self, expr: Expr, precedence: int, first: bool = True) -> _Out:
-        """expr in a place that needs at least ``precedence``; a minus sign after an operator (a·(−b))
-        is put in parentheses too."""
+        """expr in a place that needs at least ``precedence``; a sign after an operator (a·(−b)) is put
+        in parentheses too."""
         out = self.piece(expr)
-        if out.precedence < precedence or (out.negative and not first):
+        if out.precedence < precedence or (out.signed and not first):
             return self.parenthesized(out)
         return out
 
     def joined(self, texts: list[str], precedence: int, first: _Out, last: _Out) -> _Out:
-        return _Out(self.row(texts), precedence, first.lead, last.tail, first.negative)
+        return _Out(self.row(texts), precedence, first.lead, last.tail, first.signed)
 
     def sum(self, terms: Sequence[Expr]) -> _Out:
         if terms[0].kind == "num" and terms[0].value < 0:
             terms = [*terms[1:], terms[0]]  # y − 1, not −1 + y
-        first = self.term(terms[0])
+        first = self.term(terms[0], first=True)
         texts = [first.text]
         last = first
         for term in terms[1:]:
             magnitude = self.magnitude(term)
             if magnitude is None:
-                last = self.term(term)
+                last = self.term(term, first=False)
                 texts += [self.symbol(self.plus), last.text]
             else:
                 last = magnitude if magnitude.precedence > SUM else self.parenthesized(magnitude)
                 texts += [self.symbol(self.minus), last.text]
         return self.joined(texts, SUM, first, last)
 
-    def term(self, term: Expr) -> _Out:
+    def term(self, term: Expr, first: bool) -> _Out:
         """A term of a chain-rule sum. One that is a sum of the learner's keeps its brackets, so that each
         term reads as one path's contribution: (1 − a) − a, not 1 − a − a."""
         out = self.piece(term)
-        if term not in self.names and term.kind in ("add", "sub"):
+        if term not in self.names and term.kind in ("add", "sub") or (out.signed and not first):
             return self.parenthesized(out)
         return out
 
@@ -646,7 +645,7 @@ class _Printer:
         for left, right in zip(pieces, pieces[1:], strict=False):
             texts += [self.times(left, right), right.text]
         if coefficient < 0:
-            return _Out(self.row([self.symbol("−"), *texts]), UNARY, negative=True, tail=pieces[-1].tail)
+            return _Out(self.row([self.symbol("−"), *texts]), UNARY, signed=True, tail=pieces[-1].tail)
         return _Out(self.row(texts), PRODUCT, pieces[0].lead, pieces[-1].tail)
 
     def product_factor(self, out: _Out, followed: bool) -> _Out:
@@ -665,7 +664,7 @@ class _Printer:
 
     def signed_number(self, value: Fraction) -> _Out:
         if value < 0:
-            return _Out(self.row([self.symbol("−"), self.number(-value).text]), UNARY, negative=True)
+            return _Out(self.row([self.symbol("−"), self.number(-value).text]), UNARY, signed=True)
         return self.number(value)
 
     def number(self, value: Fraction) -> _Out:
@@ -714,7 +713,7 @@ def _depth(expr: Expr) -> int:
 
 def _juxtaposed(left: _Out, right: _Out) -> bool:
     """Whether two factors may stand side by side without a times sign, as 2x, 2σ(z) and σ(z)(1 − σ(z))."""
-    if right.lead in ("num", "frac") or right.negative:
+    if right.lead in ("num", "frac") or right.signed:
         return False
     return left.number or (right.lead == "paren" and left.tail in ("call", "paren"))
 
@@ -748,12 +747,12 @@ class TextPrinter(_Printer):
     def divide(self, numerator: Expr, denominator: Expr) -> _Out:
         top = self.operand(numerator, PRODUCT)
         bottom = self.operand(denominator, PRODUCT + 1, first=False)
-        return _Out(f"{top.text}/{bottom.text}", PRODUCT, top.lead, bottom.tail, top.negative)
+        return _Out(f"{top.text}/{bottom.text}", PRODUCT, top.lead, bottom.tail, top.signed)
 
     def power(self, base: Expr, exponent: Expr) -> _Out:
         bottom = self.operand(base, ATOM)
         top = self.piece(exponent)
-        if top.precedence < ATOM or top.negative or "e" in top.text and top.number:
+        if top.precedence < ATOM or top.signed or "e" in top.text and top.number:
             top = self.parenthesized(top)
         return _Out(f"{bottom.text}^{top.text}", POWER, bottom.lead, top.tail)
 
