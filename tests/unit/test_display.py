@@ -241,7 +241,13 @@ def test_names_are_shown_exactly_as_typed(name):
     literal = name if len(name) == 1 else r"\mathit{" + name.replace("_", r"\_") + "}"
     assert display.latex_name(name) == literal
     assert shown.expression.latex == rf"{literal} \cdot {literal} + \sigma\left({literal}\right)"
-    assert re.findall(r"<mi>([^<]*)</mi>", shown.expression.mathml) == [name, name, name]
+    variable = f"<mi>{name}</mi>" if len(name) == 1 else f'<mi mathvariant="italic">{name}</mi>'
+    assert re.findall(r"<mi[^>]*>[^<]*</mi>", shown.expression.mathml) == [
+        variable,
+        variable,
+        '<mi mathvariant="normal">σ</mi>',
+        variable,
+    ]
     for formula in (shown.expression, shown.partials[name]):
         check_latex(formula.latex)
         check_mathml(formula.mathml)
@@ -458,13 +464,13 @@ def test_page_mathml_is_the_learners_notation_and_well_formed():
         ET.fromstring(piece)
         assert "ⅇ" not in piece and "<script" not in piece
     assert (
-        "<mi>xabs</mi>" in written["f"]
-        and "<mi>y_hat</mi>" in written["f"]
-        and "<mi>imag</mi>" in written["f"]
+        '<mi mathvariant="italic">xabs</mi>' in written["f"]
+        and '<mi mathvariant="italic">y_hat</mi>' in written["f"]
+        and '<mi mathvariant="italic">imag</mi>' in written["f"]
     )
     assert written["definitions"] == [
-        '<math display="block"><mrow><mi>z</mi><mo>=</mo><mrow><mrow><mi>w0</mi><mo>⋅</mo><mi>xabs</mi></mrow>'
-        "<mo>+</mo><mi>imag</mi></mrow></mrow></math>"
+        '<math display="block"><mrow><mi>z</mi><mo>=</mo><mrow><mrow><mi mathvariant="italic">w0</mi><mo>⋅</mo>'
+        '<mi mathvariant="italic">xabs</mi></mrow><mo>+</mo><mi mathvariant="italic">imag</mi></mrow></mrow></math>'
     ]
     assert '<mi mathvariant="normal">σ</mi>' in written["partials"]["w0"]
 

@@ -33,7 +33,7 @@ SUM, PRODUCT, UNARY, POWER, ATOM = 1, 2, 3, 4, 5
 # A sub-expression is long (and gets a name) above this many characters, and worth a name when it
 # appears twice in one partial above SHORT characters; the fully substituted form is shown up to
 # SUBSTITUTED characters. Above MAX_NODES nodes a partial is not written out at all (its value is).
-LONG, SHORT, SUBSTITUTED, MAX_NODES = 16, 8, 90, 2000
+LONG, SHORT, SUBSTITUTED, MAX_NODES = 16, 8, 60, 2000
 # Functions whose powers read f²(u), as learners write tanh² and sin².
 _POWER_BEFORE_ARGUMENT = frozenset({"sin", "cos", "tan", "sinh", "cosh", "tanh"})
 # Names the intermediates may take, by what they are: a function's argument (z = w·x + b), a function's
@@ -861,7 +861,11 @@ class MathMLPrinter(_Printer):
     lets through only ASCII identifiers."""
 
     def name(self, name: str) -> _Out:
-        return _Out(f"<mi>{escape(name)}</mi>", ATOM, "name", "name")
+        # A variable in italics as in the LaTeX; MathML draws a one-letter <mi> so already, and a longer
+        # one upright like a function's name unless told (browsers that implement only MathML Core,
+        # such as Chromium, draw it upright all the same).
+        variant = "" if len(name) == 1 else ' mathvariant="italic"'
+        return _Out(f"<mi{variant}>{escape(name)}</mi>", ATOM, "name", "name")
 
     def number(self, value: Fraction) -> _Out:
         scientific = _scientific(value)
