@@ -20,9 +20,10 @@ step functions of the kinks, 𝟙[u > 0] and sign(u), which the parser has no wo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
 from html import escape
 
 from tutor.engine.functions import FUNCTIONS
@@ -288,7 +289,7 @@ def _reachable(root: Expr) -> list[Expr]:
     return sorted(seen.values(), key=lambda e: e.uid, reverse=True)
 
 
-def _occurrences(root: Expr, stop: Mapping[Expr, object] = {}) -> dict[Expr, int]:  # noqa: B006 - read only
+def _occurrences(root: Expr, stop: Container[Expr] = frozenset()) -> dict[Expr, int]:
     """How often each sub-expression appears in root written out in full (not going into ``stop``)."""
     counts: dict[Expr, int] = {root: 1}
     for current in _reachable(root):
@@ -539,6 +540,8 @@ class _Printer:
         self.names = names or {}
         # e^u for exp would be read as a power of the learner's variable e.
         self.euler = "e" not in set(variables)
+        # Each sub-expression printed once: the partials share most of theirs (σ(z) in every one).
+        self.printed: dict[Expr, _Out] = {}
 
     def show(self, expr: Expr) -> str:
         """The expression itself, even if it has a name (a definition's right-hand side)."""
@@ -551,6 +554,13 @@ class _Printer:
     def piece(self, expr: Expr, top: bool = False) -> _Out:
         if not top and expr in self.names:
             return self.name(self.names[expr])
+        out = self.printed.get(expr)
+        if out is None:
+            out = self.printed[expr] = self.written(expr)
+        return out
+
+    def written(self, expr: Expr) -> _Out:
+        """expr written out (not by its name)."""
         match expr.kind:
             case "name":
                 return self.name(expr.label)
@@ -939,13 +949,34 @@ class MathMLPrinter(_Printer):
 # What the rest of the tutor calls
 
 
-@dataclass(frozen=True)
-class Formula:
-    """One formula in the three notations; ``mathml`` is the content of a <math> element."""
+class Notations:
+    """The three printers for one choice of names, which remember what they printed."""
 
-    latex: str
-    text: str
-    mathml: str
+    def __init__(self, names: Mapping[Expr, str], variables: Iterable[str]) -> None:
+        self.latex = LatexPrinter(names, variables)
+        self.text = TextPrinter(names, variables)
+        self.mathml = MathMLPrinter(names, variables)
+
+
+class Formula:
+    """One formula in the three notations, each written when first asked for; ``mathml`` is the
+    content of a <math> element."""
+
+    def __init__(self, expr: Expr, notations: Notations) -> None:
+        self._expr = expr
+        self._notations = notations
+
+    @cached_property
+    def latex(self) -> str:
+        return self._notations.latex.show(self._expr)
+
+    @cached_property
+    def text(self) -> str:
+        return self._notations.text.show(self._expr)
+
+    @cached_property
+    def mathml(self) -> str:
+        return self._notations.mathml.show(self._expr)
 
     def entry(self) -> dict[str, str]:
         return {"latex": self.latex, "text": self.text}
@@ -982,18 +1013,10 @@ def _entry_or_none(formula: Formula | None) -> dict[str, str] | None:
     return None if formula is None else formula.entry()
 
 
-_PRINTERS = (LatexPrinter, TextPrinter, MathMLPrinter)
-
-
-def _formula(expr: Expr, names: Mapping[Expr, str], variables: frozenset[str]) -> Formula:
-    latex, text, mathml = (printer(names, variables).show(expr) for printer in _PRINTERS)
-    return Formula(latex, text, mathml)
-
-
 def expression(tree: Node) -> Formula:
     """f as the learner typed it."""
     f = Algebra().from_tree(tree)
-    return _formula(f, {}, f.variables)
+    return Formula(f, Notations({}, f.variables))
 
 
 def formulas(tree: Node, parameters: Sequence[str]) -> Formulas:
@@ -1005,18 +1028,19 @@ def formulas(tree: Node, parameters: Sequence[str]) -> Formulas:
     kinds = _choose_named(f, gradients)
     used = _used_definitions(gradients.values(), kinds)
     names = _give_names({node: kinds[node] for node in used}, set(variables) | set(FUNCTIONS) | {"e"})
+    named, in_full = Notations(names, variables), Notations({}, variables)
     partials: dict[str, Formula | None] = {}
     substituted: dict[str, Formula | None] = {}
     for name, partial in gradients.items():
         fits = _size(partial, names) <= MAX_NODES
-        partials[name] = _formula(partial, names, variables) if fits else None
+        partials[name] = Formula(partial, named) if fits else None
         substituted[name] = None
         if fits and any(node in names for node in _reachable(partial)) and _size(partial, {}) <= MAX_NODES:
-            full = _formula(partial, {}, variables)
+            full = Formula(partial, in_full)
             if len(full.text) <= SUBSTITUTED:
                 substituted[name] = full
-    definitions = tuple((names[node], _formula(node, names, variables)) for node in used)
-    return Formulas(_formula(f, {}, variables), definitions, partials, substituted)
+    definitions = tuple((names[node], Formula(node, named)) for node in used)
+    return Formulas(Formula(f, in_full), definitions, partials, substituted)
 
 
 def latex_name(name: str) -> str:
