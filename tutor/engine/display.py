@@ -328,13 +328,14 @@ def _gradients(algebra: Algebra, f: Expr, parameters: Iterable[str]) -> dict[str
         parts = incoming.pop(node, None)
         if not parts:
             continue
-        # Parents that hand down the same gradient share it as a factor: g·(slope1 + slope2).
-        # In the order the learner wrote the operations they come from.
-        by_gradient: dict[Expr, list[Expr]] = {}
-        for _, upstream, slope in sorted(parts, key=lambda part: part[0]):
-            by_gradient.setdefault(upstream, []).append(slope)
+        # Parents that hand down the same gradient share it as a factor: g·(slope1 + slope2) (a number
+        # is no factor worth sharing). In the order the learner wrote the operations they come from.
+        by_gradient: dict[object, tuple[Expr, list[Expr]]] = {}
+        for index, (_, upstream, slope) in enumerate(sorted(parts, key=lambda part: part[0])):
+            key = index if upstream.kind == "num" else upstream
+            by_gradient.setdefault(key, (upstream, []))[1].append(slope)
         total = algebra.plus(
-            *(algebra.times(up, algebra.plus(*slopes)) for up, slopes in by_gradient.items())
+            *(algebra.times(up, algebra.plus(*slopes)) for up, slopes in by_gradient.values())
         )
         gradient[node] = total
         for index, arg in enumerate(node.args):
@@ -539,7 +540,7 @@ class _Printer:
     def __init__(self, names: Mapping[Expr, str] | None = None, variables: Iterable[str] = ()) -> None:
         self.names = names or {}
         # e^u for exp would be read as a power of the learner's variable e.
-        self.euler = "e" not in set(variables)
+        self.use_euler = "e" not in set(variables)
         # Each sub-expression printed once: the partials share most of theirs (σ(z) in every one).
         self.printed: dict[Expr, _Out] = {}
 
@@ -663,7 +664,7 @@ class _Printer:
         return out
 
     def call(self, function: str, args: Sequence[Expr]) -> _Out:
-        if function == "exp" and self.euler and _small_exponent(args[0], self.names):
+        if function == "exp" and self.use_euler and _small_exponent(args[0], self.names):
             return self.exponential(args[0])
         return self.function(function, [self.piece(arg) for arg in args])
 
@@ -678,6 +679,49 @@ class _Printer:
         return self.number(value)
 
     def number(self, value: Fraction) -> _Out:
+        scientific = _scientific(value)
+        if scientific is not None:
+            return self.scientific(*scientific)
+        text = _number_text(value)
+        if "/" in text:
+            return self.fraction(value.numerator, value.denominator)
+        return _Out(self.digits(text), ATOM, "num", "num", number=True)
+
+    def scientific(self, mantissa: str, exponent: int) -> _Out:
+        power = self.superscript(self.digits("10"), self.signed_number(Fraction(exponent)).text)
+        if mantissa == "1":
+            return _Out(power, POWER, "num", "num", number=True)
+        return _Out(
+            self.row([self.digits(mantissa), self.symbol(" × "), power]), PRODUCT, "num", "num", number=True
+        )
+
+    def power(self, base: Expr, exponent: Expr) -> _Out:
+        top = self.inner(exponent)
+        if base not in self.names and base.kind == "call" and _power_before_argument(base, exponent):
+            return self.applied(self.superscript(self.head(base.label), top), self.inner(base.args[0]))
+        bottom = self.operand(base, ATOM)
+        if bottom.lead == "frac":
+            bottom = self.parenthesized(bottom)
+        return _Out(self.superscript(bottom.text, top), POWER, bottom.lead, "other")
+
+    def exponential(self, exponent: Expr) -> _Out:
+        return _Out(self.superscript(self.euler, self.inner(exponent)), POWER, "name", "other")
+
+    def digits(self, text: str) -> str:
+        return text
+
+    def fraction(self, numerator: int, denominator: int) -> _Out:
+        raise NotImplementedError
+
+    def superscript(self, base: str, exponent: str) -> str:
+        raise NotImplementedError
+
+    def head(self, function: str) -> str:
+        """A function's name as the notation writes it before its argument."""
+        raise NotImplementedError
+
+    def applied(self, head: str, inner: str) -> _Out:
+        """A function (its written head) applied to its arguments, written out."""
         raise NotImplementedError
 
     def symbol(self, symbol: str) -> str:
@@ -695,13 +739,7 @@ class _Printer:
     def divide(self, numerator: Expr, denominator: Expr) -> _Out:
         raise NotImplementedError
 
-    def power(self, base: Expr, exponent: Expr) -> _Out:
-        raise NotImplementedError
-
     def function(self, function: str, args: Sequence[_Out]) -> _Out:
-        raise NotImplementedError
-
-    def exponential(self, exponent: Expr) -> _Out:
         raise NotImplementedError
 
     def step(self, left: Expr, relation: str, right: Expr) -> _Out:
@@ -734,10 +772,11 @@ class TextPrinter(_Printer):
     def name(self, name: str) -> _Out:
         return _Out(name, ATOM, "name", "name")
 
-    def number(self, value: Fraction) -> _Out:
-        text = _number_text(value)
-        precedence = PRODUCT if "/" in text else ATOM
-        return _Out(text, precedence, "num", "num", number=True)
+    def scientific(self, mantissa: str, exponent: int) -> _Out:
+        return _Out(f"{mantissa}e{exponent}", ATOM, "num", "num", number=True)  # as Python writes it
+
+    def fraction(self, numerator: int, denominator: int) -> _Out:
+        return _Out(f"{numerator}/{denominator}", PRODUCT, "num", "num", number=True)
 
     def symbol(self, symbol: str) -> str:
         return symbol
@@ -796,23 +835,22 @@ class LatexPrinter(_Printer):
         text = name if len(name) == 1 else r"\mathit{" + name.replace("_", r"\_") + "}"
         return _Out(text, ATOM, "name", "name")
 
-    def number(self, value: Fraction) -> _Out:
-        scientific = _scientific(value)
-        if scientific is not None:
-            mantissa, exponent = scientific
-            power = f"10^{{{exponent}}}"
-            if mantissa == "1":
-                return _Out(power, POWER, "num", "num", number=True)
-            return _Out(rf"{mantissa} \times {power}", PRODUCT, "num", "num", number=True)
-        text = _number_text(value)
-        if "/" in text:
-            return _Out(
-                rf"\frac{{{value.numerator}}}{{{value.denominator}}}", ATOM, "num", "frac", number=True
-            )
-        return _Out(text, ATOM, "num", "num", number=True)
+    euler = r"\mathrm{e}"
+
+    def fraction(self, numerator: int, denominator: int) -> _Out:
+        return _Out(rf"\frac{{{numerator}}}{{{denominator}}}", ATOM, "num", "frac", number=True)
+
+    def superscript(self, base: str, exponent: str) -> str:
+        return f"{base}^{{{exponent}}}"
+
+    def head(self, function: str) -> str:
+        return _LATEX_FUNCTIONS.get(function, r"\operatorname{" + function + "}")
+
+    def applied(self, head: str, inner: str) -> _Out:
+        return _Out(rf"{head}\left({inner}\right)", ATOM, "call", "call")
 
     def symbol(self, symbol: str) -> str:
-        return symbol.replace("−", "-")
+        return symbol.replace("−", "-").replace("×", r"\times")
 
     def parenthesized(self, out: _Out) -> _Out:
         return _Out(rf"\left({out.text}\right)", ATOM, "paren", "paren")
@@ -823,29 +861,13 @@ class LatexPrinter(_Printer):
     def divide(self, numerator: Expr, denominator: Expr) -> _Out:
         return _Out(rf"\frac{{{self.inner(numerator)}}}{{{self.inner(denominator)}}}", ATOM, "frac", "frac")
 
-    def power(self, base: Expr, exponent: Expr) -> _Out:
-        top = self.inner(exponent)
-        if base not in self.names and base.kind == "call" and _power_before_argument(base, exponent):
-            argument = self.piece(base.args[0]).text
-            return _Out(
-                rf"{_LATEX_FUNCTIONS[base.label]}^{{{top}}}\left({argument}\right)", ATOM, "call", "call"
-            )
-        bottom = self.operand(base, ATOM)
-        if bottom.lead == "frac":
-            bottom = self.parenthesized(bottom)
-        return _Out(f"{bottom.text}^{{{top}}}", POWER, bottom.lead, "other")
-
     def function(self, function: str, args: Sequence[_Out]) -> _Out:
         inner = ", ".join(a.text for a in args)
         if function == "sqrt":
             return _Out(rf"\sqrt{{{inner}}}", ATOM, "call", "call")
         if function == "abs":
             return _Out(rf"\left|{inner}\right|", ATOM, "call", "call")
-        command = _LATEX_FUNCTIONS.get(function, r"\operatorname{" + function + "}")
-        return _Out(rf"{command}\left({inner}\right)", ATOM, "call", "call")
-
-    def exponential(self, exponent: Expr) -> _Out:
-        return _Out(rf"\mathrm{{e}}^{{{self.inner(exponent)}}}", POWER, "name", "other")
+        return self.applied(self.head(function), inner)
 
     def step(self, left: Expr, relation: str, right: Expr) -> _Out:
         inner = f"{self.inner(left)} {relation} {self.inner(right)}"
@@ -877,21 +899,29 @@ class MathMLPrinter(_Printer):
         variant = "" if len(name) == 1 else ' mathvariant="italic"'
         return _Out(f"<mi{variant}>{escape(name)}</mi>", ATOM, "name", "name")
 
-    def number(self, value: Fraction) -> _Out:
-        scientific = _scientific(value)
-        if scientific is not None:
-            mantissa, exponent = scientific
-            power = f"<msup><mn>10</mn>{self.signed_number(Fraction(exponent)).text}</msup>"
-            if mantissa == "1":
-                return _Out(power, POWER, "num", "num", number=True)
-            return _Out(
-                f"<mrow><mn>{mantissa}</mn><mo>×</mo>{power}</mrow>", PRODUCT, "num", "num", number=True
-            )
-        text = _number_text(value)
-        if "/" in text:
-            fraction = f"<mfrac><mn>{value.numerator}</mn><mn>{value.denominator}</mn></mfrac>"
-            return _Out(fraction, ATOM, "num", "frac", number=True)
-        return _Out(f"<mn>{text}</mn>", ATOM, "num", "num", number=True)
+    # Euler's number is upright e (not SymPy's double-struck ⅇ), apart from a variable called e.
+    euler = '<mi mathvariant="normal">e</mi>'
+
+    def digits(self, text: str) -> str:
+        return f"<mn>{text}</mn>"
+
+    def fraction(self, numerator: int, denominator: int) -> _Out:
+        return _Out(
+            f"<mfrac><mn>{numerator}</mn><mn>{denominator}</mn></mfrac>", ATOM, "num", "frac", number=True
+        )
+
+    def superscript(self, base: str, exponent: str) -> str:
+        return f"<msup>{base}{exponent}</msup>"
+
+    def head(self, function: str) -> str:
+        shown = _MATHML_FUNCTIONS.get(function, function)
+        # A one-letter <mi> is italic, as a variable; σ here is a function, upright like tanh.
+        return f'<mi mathvariant="normal">{shown}</mi>' if len(shown) == 1 else f"<mi>{shown}</mi>"
+
+    def applied(self, head: str, inner: str) -> _Out:
+        return _Out(
+            self.row([head, _APPLY, f"<mrow><mo>(</mo>{inner}<mo>)</mo></mrow>"]), ATOM, "call", "call"
+        )
 
     def symbol(self, symbol: str) -> str:
         return f"<mo>{symbol.strip()}</mo>"
@@ -908,36 +938,13 @@ class MathMLPrinter(_Printer):
     def divide(self, numerator: Expr, denominator: Expr) -> _Out:
         return _Out(f"<mfrac>{self.inner(numerator)}{self.inner(denominator)}</mfrac>", ATOM, "frac", "frac")
 
-    def power(self, base: Expr, exponent: Expr) -> _Out:
-        top = self.inner(exponent)
-        if base not in self.names and base.kind == "call" and _power_before_argument(base, exponent):
-            argument = self.parenthesized(self.piece(base.args[0])).text
-            function = f"<msup>{self.function_name(base.label)}{top}</msup>"
-            return _Out(self.row([function, _APPLY, argument]), ATOM, "call", "call")
-        bottom = self.operand(base, ATOM)
-        if bottom.lead == "frac":
-            bottom = self.parenthesized(bottom)
-        return _Out(f"<msup>{bottom.text}{top}</msup>", POWER, bottom.lead, "other")
-
-    def function_name(self, function: str) -> str:
-        shown = _MATHML_FUNCTIONS.get(function, function)
-        # A one-letter <mi> is italic, as a variable; σ here is a function, upright like tanh.
-        return f'<mi mathvariant="normal">{shown}</mi>' if len(shown) == 1 else f"<mi>{shown}</mi>"
-
     def function(self, function: str, args: Sequence[_Out]) -> _Out:
         inner = "<mo>,</mo>".join(a.text for a in args)
         if function == "sqrt":
             return _Out(f"<msqrt>{inner}</msqrt>", ATOM, "call", "call")
         if function == "abs":
             return _Out(f"<mrow><mo>|</mo>{inner}<mo>|</mo></mrow>", ATOM, "call", "call")
-        argument = f"<mrow><mo>(</mo>{inner}<mo>)</mo></mrow>"
-        return _Out(self.row([self.function_name(function), _APPLY, argument]), ATOM, "call", "call")
-
-    def exponential(self, exponent: Expr) -> _Out:
-        # Euler's number is upright e (not SymPy's double-struck ⅇ), apart from a variable called e.
-        return _Out(
-            f'<msup><mi mathvariant="normal">e</mi>{self.inner(exponent)}</msup>', POWER, "name", "other"
-        )
+        return self.applied(self.head(function), inner)
 
     def step(self, left: Expr, relation: str, right: Expr) -> _Out:
         relation = "&gt;" if relation == ">" else "&lt;"
