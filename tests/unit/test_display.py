@@ -7,6 +7,7 @@ engine's symbolic gradient (SymPy) and centered finite differences, and the Math
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -24,6 +25,7 @@ from tutor.config import Limits
 from tutor.engine import Question, answer, display, parse_expression
 from tutor.engine.compiled import compile_parsed
 from tutor.engine.errors import InputError
+from tutor.engine.functions import FUNCTIONS
 from tutor.engine.graph import build_graph
 from tutor.engine.parse import Node, Parsed
 
@@ -319,6 +321,27 @@ def test_numbers_are_exact_and_readable():
 def test_local_slopes_are_written_as_learners_write_them(expression, parameter, text, latex):
     partial = display.formulas(parse_expression(expression).tree, (parameter,)).partials[parameter]
     assert (partial.text, partial.latex) == (text, latex)
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_every_function_has_its_local_slope_in_learners_form(function):
+    args = ", ".join(["w*x", "w + 2"][: FUNCTIONS[function].arity])
+    parsed = parse_expression(f"{function}({args})")
+    shown = display.formulas(parsed.tree, ("w",))
+    assert "′" not in shown.partials["w"].text
+    point = {"w": 0.7, "x": 0.3}
+    _, gradient = compile_parsed(parsed).loss_and_gradient(np.array([point[n] for n in parsed.symbols]))
+    value = evaluate(shown.partials["w"].text, with_definitions(shown, point))
+    assert value == pytest.approx(gradient[parsed.symbols.index("w")], rel=1e-12)
+
+
+def test_a_function_without_a_learners_slope_is_written_f_prime(monkeypatch):
+    """A function added to the table before display knows its slope still gets a formula, not an error."""
+    monkeypatch.setitem(FUNCTIONS, "ln", dataclasses.replace(FUNCTIONS["log"], name="ln"))
+    shown = display.formulas(parse_expression("ln(w*x)").tree, ("w",))
+    assert shown.partials["w"].text == "ln′(w·x)·x"
+    check_latex(shown.partials["w"].latex)
+    check_mathml(shown.partials["w"].mathml)
 
 
 def test_a_network_reads_as_the_cs231n_notes():

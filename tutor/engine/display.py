@@ -48,7 +48,8 @@ class Expr:
     equality is identity, a repeated sub-expression is one shared node, and hashing is free."""
 
     # The learner's tree has name, num, add, sub, mul, div, pow, neg, pos and call; the chain rule adds
-    # sum and product (of any number of terms; a product's number is its ``value``), step and sign.
+    # sum and product (of any number of terms; a product's number is its ``value``), step, sign and
+    # slope (a function's derivative without a learner's form).
     kind: str
     args: tuple[Expr, ...]
     label: str  # the variable's or function's name, or the relation of a step (> or <)
@@ -274,7 +275,9 @@ def _slope(algebra: Algebra, node: Expr, index: int) -> Expr:
             return a.step(args[index], ">", args[1 - index])
         case "min":
             return a.step(args[index], "<", args[1 - index])
-    raise ValueError(f"no local slope for {node.kind} {node.label}")
+    # A function added to functions.FUNCTIONS without a line here: written f′(u) (∂ᵢf(u, v) for one of
+    # several arguments) until it has one; a test lists the functions that have none.
+    return a.make("slope", args, label=node.label, value=Fraction(index if len(args) > 1 else -1))
 
 
 def _reachable(root: Expr) -> list[Expr]:
@@ -375,7 +378,8 @@ def _choose_named(f: Expr, partials: Mapping[str, Expr]) -> dict[Expr, str]:
     partial when it is a function's argument (z in σ(z)(1 − σ(z))) or not short. A function call itself
     is not named for appearing twice, so σ(z) stays σ(z) once z is named. Then, reading each partial
     from the left: an operation still written out in full and long gets a name (the outermost one, so a
-    long sum is named whole, not in pieces; a function's long argument rather than the call)."""
+    long sum is named whole, not in pieces; a function's long argument rather than the call, unless that
+    argument is a call itself, as in sin(sin(…)))."""
     in_f = _occurrences(f)
     per_partial = [_occurrences(partial) for partial in partials.values()]
     arguments = {arg for node in in_f if node.kind == "call" for arg in node.args}
@@ -401,6 +405,11 @@ def _choose_named(f: Expr, partials: Mapping[str, Expr]) -> dict[Expr, str]:
 
     kinds: dict[Expr, str] = {}
     widths: dict[Expr, int] = {}  # a named part counts as two characters
+
+    def long_operation(node: Expr) -> bool:
+        # A long argument that is no function call: named itself, rather than the call around it.
+        return node.kind != "call" and nameable(node) and _width(node, kinds, widths) > LONG
+
     for node in sorted(in_f, key=lambda e: e.uid):
         if not nameable(node):
             continue
@@ -416,7 +425,7 @@ def _choose_named(f: Expr, partials: Mapping[str, Expr]) -> dict[Expr, str]:
             if current in in_f and nameable(current):
                 if _width(current, kinds, widths) <= LONG:
                     continue  # and so is everything inside it
-                if current.kind != "call":
+                if not (current.kind == "call" and any(long_operation(arg) for arg in current.args)):
                     kinds[current] = kind(current)
                     continue
             stack.extend(reversed(current.args))
@@ -594,6 +603,9 @@ class _Printer:
                 return self.step(expr.args[0], expr.label, expr.args[1])
             case "sign":
                 return self.function("sign", [self.piece(expr.args[0])])
+            case "slope":
+                mark = "′" if expr.value < 0 else f"′{int(expr.value) + 1}"
+                return self.function(expr.label + mark, [self.piece(arg) for arg in expr.args])
         raise ValueError(f"cannot print {expr.kind}")
 
     def operand(self, expr: Expr, precedence: int, first: bool = True) -> _Out:
