@@ -34,7 +34,7 @@ SUM, PRODUCT, UNARY, POWER, ATOM = 1, 2, 3, 4, 5
 # A sub-expression is long (and gets a name) above this many characters, and worth a name when it
 # appears twice in one partial above SHORT characters; the fully substituted form is shown up to
 # SUBSTITUTED characters. Above MAX_NODES nodes a partial is not written out at all (its value is).
-LONG, SHORT, SUBSTITUTED, MAX_NODES = 16, 8, 60, 2000
+LONG, SHORT, SUBSTITUTED, MAX_NODES = 16, 8, 60, 600
 # Functions whose powers read f²(u), as learners write tanh² and sin².
 _POWER_BEFORE_ARGUMENT = frozenset({"sin", "cos", "tan", "sinh", "cosh", "tanh"})
 # Names the intermediates may take, by what they are: a function's argument (z = w·x + b), a function's
