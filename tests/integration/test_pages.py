@@ -396,7 +396,7 @@ def test_formulas_and_plots_are_worked_out_in_the_analysis_workers(client, app, 
     def not_here(*args, **kwargs):
         raise AssertionError("SymPy work in the web process")
 
-    monkeypatch.setattr(tutor.mathml, "to_mathml", not_here)
+    monkeypatch.setattr(tutor.mathml, "parse_expression", not_here)
     monkeypatch.setattr(tutor.plots, "figure", not_here)
     tutor.mathml.formulas.cache_clear()
     html = client.get(flip_case).get_data(as_text=True)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tutor import mathml, plots
+from tutor import plots
 from tutor.engine import answer, question_from_text
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -162,14 +162,6 @@ def test_no_batches_plot_without_a_minibatch_trial():
     assert "batches" not in plots.available(document(**OPTIMIZERS))
     with pytest.raises(ValueError):
         plots.render(document(**OPTIMIZERS), "batches")
-
-
-def test_mathml_comes_from_the_parsed_expression():
-    written = mathml.formulas("(x+y)*z", ("x", "y", "z"))
-    assert set(written) == {"f", "x", "y", "z"}
-    assert all(text.startswith('<math display="block">') for text in written.values())
-    assert "<mi>z</mi>" in written["x"]  # ∂f/∂x = z
-    assert "<script" not in "".join(written.values())
 
 
 # --- what the captions say, rings, scales and ticks -----------------------------------------------

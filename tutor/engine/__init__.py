@@ -11,6 +11,7 @@ import numpy as np
 
 from tutor import __version__
 from tutor.config import Limits
+from tutor.engine import display
 from tutor.engine.analysis import analyse_first_step
 from tutor.engine.errors import InputError, TooExpensive
 from tutor.engine.explain import explain
@@ -81,6 +82,7 @@ def _answer(question: Question, limits: Limits) -> dict:
             "notation": "latex" if is_latex(question.expression) else "text",
             "read_as": parsed.text,
         },
+        "display": display.formulas(parsed.tree, checked.parameters).entry(),
         "parameters": list(checked.parameters),
         "data_rows": problem.rows or None,
         "loss": loss,

@@ -505,6 +505,29 @@ class Explanation(BaseModel):
     text: str = Field(description="the same as plain text")
 
 
+class Formula(BaseModel):
+    latex: str
+    text: str = Field(description="plain Unicode; without 𝟙[…] or sign(…) it reads back as tutor input")
+
+
+class NamedFormula(Formula):
+    name: str = Field(description="the name the partials use for this part of f (z, a, u, …)")
+
+
+class ChainRulePartial(Formula):
+    substituted: Formula | None = Field(description="the same with every name replaced, where short")
+
+
+class Display(BaseModel):
+    """f and its partials as learners write them (names as typed, σ kept), from the learner's own tree."""
+
+    expression: Formula
+    definitions: list[NamedFormula] = Field(description="named parts of f, in the order they are defined")
+    partials: dict[str, ChainRulePartial | None] = Field(
+        description="∂f/∂p in chain-rule form over the named parts; null when too long to write out"
+    )
+
+
 class CaseOut(BaseModel):
     """A case: the analysis document (docs/analysis-document.md) and who asked, when, and its address."""
 
@@ -524,6 +547,7 @@ class CaseOut(BaseModel):
     gradient_norm: Number
     partials: dict[str, str] = Field(description="∂f/∂p as plain-text formulas")
     partials_latex: dict[str, str] = Field(description="∂f/∂p in LaTeX")
+    display: Display = optional(description="f and its chain-rule partials as learners write them")
     hessian: list[list[float | None]] | None = Field(
         description="over the parameters, in order; null where f or a partial is undefined"
     )

@@ -241,7 +241,7 @@ def eta_chart_for(case: dict) -> present.EtaChart | None:
     return present.eta_chart(case, curve)
 
 
-def formulas_for(case: dict) -> dict[str, Markup] | None:
+def formulas_for(case: dict) -> dict | None:
     expression, parameters = case["input"]["expression"], tuple(case["parameters"])
     try:
         written = analyzer().run(mathml.formulas, expression, parameters, settings().limits)
@@ -249,8 +249,12 @@ def formulas_for(case: dict) -> dict[str, Markup] | None:
         # A case saved under older limits may no longer parse (or the workers are down): the page
         # shows the plain formulas then.
         return None
-    # Safe: SymPy's printer wrote this from the engine's parsed expression, not from the learner's text.
-    return {name: Markup(text) for name, text in written.items()}  # noqa: S704
+    # Safe: display's MathML printer wrote this from the engine's parsed tree, not from the learner's text.
+    return {
+        "f": Markup(written["f"]),  # noqa: S704
+        "definitions": [Markup(text) for text in written["definitions"]],  # noqa: S704
+        "partials": {name: Markup(text) for name, text in written["partials"].items()},  # noqa: S704
+    }
 
 
 def absolute(path: str) -> str:
