@@ -128,6 +128,11 @@ def gap_ratios(analysis: dict) -> list[float]:
 @pytest.mark.parametrize(("expression", "point", "rate"), CASES)
 def test_gap_over_lr_squared_is_called_steady_only_when_the_table_shows_it(expression, point, rate):
     document = ask(expression, point, rate)
+    if document["gradient_norm"] == 0:
+        # No step moves: the explanation classifies the point instead of comparing step sizes.
+        assert "Why the first step goes the way it does" not in document["explanation"]["markdown"]
+        assert "Where the gradient is zero" in document["explanation"]["markdown"]
+        return
     ratios = gap_ratios(document["analysis"])
     taylor = section(document, "Why the first step goes the way it does")
     if "stays about the same" in taylor:
@@ -135,8 +140,9 @@ def test_gap_over_lr_squared_is_called_steady_only_when_the_table_shows_it(expre
         assert all(r == 0 for r in ratios) or (
             min(sizes) > 0 and len({r > 0 for r in ratios}) == 1 and max(sizes) <= 2 * min(sizes)
         ), ratios
-    if "kink" in kinds(document) and max(map(abs, ratios)) > 2 * min(map(abs, ratios)):
-        assert "not smooth" in taylor
+    if "kink" in kinds(document):
+        assert "not smooth" in taylor and "Taylor's expansion does not apply" in taylor
+        assert "stays about the same" not in taylor
 
 
 def test_on_a_kink_gap_over_lr_squared_doubles_and_the_text_says_f_is_not_smooth():
