@@ -40,6 +40,8 @@ MIN_PRECISE_PER_DECADE = 10
 # Halvings of the learner's η until this many steps stay inside f's domain (at most MAX_HALVINGS).
 SHRINKING_ROWS = 4
 MAX_HALVINGS = 40
+# Sampled local maxima of φ below 0 checked for a rise to 0 hidden between grid points, at most.
+MAX_PEAKS = 200
 # Approaching the domain's edge a decade at a time, f falls without bound when each decade's drop is
 # at least this fraction of the one before (log: 1; x**p with a limit: 10**-p).
 UNBOUNDED_RATIO = 0.9
@@ -162,11 +164,15 @@ class LineSearch:
         if first > 0 and not np.all(np.abs(changes[:first]) <= noise):
             return None, f"the loss does not go down even for steps as small as {fmt(rates[0])}"
         stops = ~decreasing[first:]
-        if not stops.any():
+        crossing = first + int(np.argmax(stops)) if stops.any() else len(rates)
+        hidden = self._hidden_rise(rates, changes, first, crossing)
+        if hidden is not None:
+            (left, right), undefined = hidden, False
+        elif crossing == len(rates):
             return None, f"the loss went down for every η searched, up to {fmt(high)}"
-        crossing = first + int(np.argmax(stops))
-        left, right = float(rates[crossing - 1]), float(rates[crossing])
-        undefined = not math.isfinite(changes[crossing])
+        else:
+            left, right = float(rates[crossing - 1]), float(rates[crossing])
+            undefined = not math.isfinite(changes[crossing])
         for _ in range(BISECTION_STEPS):
             middle = 0.5 * (left + right)
             if middle in (left, right):
@@ -181,6 +187,25 @@ class LineSearch:
         else:
             reason = "the first learning rate at which the step no longer lowers the loss"
         return right, reason
+
+    def _hidden_rise(
+        self, rates: np.ndarray, changes: np.ndarray, start: int, stop: int
+    ) -> tuple[float, float] | None:
+        """A rise back to f(x) between two grid points that the grid did not see: where the sampled
+        changes have a local maximum (below 0), the true maximum nearby is found by golden-section
+        search; if it reaches 0 the loss stopped going down there. (φ = sin(y²) − sin(y₀²) oscillates
+        faster and faster: its first return to 0 can be narrower than the grid's spacing.)"""
+        peaks = [
+            i
+            for i in range(max(start, 1), min(stop, len(rates) - 1))
+            if changes[i - 1] < changes[i] >= changes[i + 1]
+        ][:MAX_PEAKS]
+        for i in peaks:
+            a, b = float(rates[i - 1]), float(rates[i + 1])
+            peak, value = _golden_minimum(lambda eta: -self.change_at(eta), a, b)
+            if -value >= 0:
+                return a, peak
+        return None
 
     # --- the best η ------------------------------------------------------------------------------------
 
@@ -205,8 +230,8 @@ class LineSearch:
             level = int(moving[-1]) + 1 if moving.size else 0
             if level < len(rates) - 1:
                 why = (
-                    f"f keeps falling along −g toward {fmt(self.loss + changes[-1])} without reaching it; "
-                    f"from η ≈ {fmt(rates[level])} on, the change rounds to {fmt(changes[-1])} in float64"
+                    "f keeps falling along −g toward a value it never reaches (for large η float64 rounds "
+                    "f to that limit, so the change stops moving)"
                 )
             else:
                 why = f"f keeps falling along −g to the end of the search, η = {fmt(rates[-1])}"
@@ -216,24 +241,13 @@ class LineSearch:
         if next_undefined and edge is None:
             edge = self._domain_edge(float(rates[at]), float(rates[at + 1]))
         if next_undefined and edge is not None:
-            return self._best_at_edge(float(rates[at]), edge, float(changes[at]))
+            return self._best_at_edge(float(rates[at]), edge, float(changes[at]), bound)
         return (*self._golden(rates, changes, at), "the lowest point of f along −g")
 
     def _golden(self, rates: np.ndarray, changes: np.ndarray, at: int) -> tuple[float, float]:
         left = float(rates[max(at - 1, 0)])
         right = float(rates[min(at + 1, len(rates) - 1)])
-        ratio = (math.sqrt(5) - 1) / 2
-        for _ in range(100):
-            a = right - ratio * (right - left)
-            b = left + ratio * (right - left)
-            if self.change_at(a) < self.change_at(b):
-                right = b
-            else:
-                left = a
-            if right - left <= 1e-12 * right:
-                break
-        rate = 0.5 * (left + right)
-        change = self.change_at(rate)
+        rate, change = _golden_minimum(self.change_at, left, right)
         if not change <= changes[at]:
             rate, change = float(rates[at]), float(changes[at])
         return rate, change
@@ -251,7 +265,7 @@ class LineSearch:
         return inside, outside
 
     def _best_at_edge(
-        self, grid_rate: float, edge: tuple[float, float], grid_change: float
+        self, grid_rate: float, edge: tuple[float, float], grid_change: float, bound: float | None
     ) -> tuple[float | None, float | None, str]:
         """The lowest point is at the domain's edge (sqrt(x) at x = 0) or there is none because f falls
         without bound toward it (log(x) as x → 0). Read from φ approaching the edge: each decade
@@ -278,8 +292,8 @@ class LineSearch:
             return (
                 None,
                 None,
-                f"no best η: f falls without bound as η approaches {fmt(outside)}, where the step leaves "
-                "f's domain",
+                f"no best η: f falls without bound as η approaches {fmt(bound if bound is not None else outside)}, "
+                "where the step leaves f's domain",
             )
         if math.isfinite(at_edge) and at_edge <= grid_change:
             return inside, at_edge, f"at the edge of f's domain: beyond η = {fmt(inside)} f has no real value"
@@ -309,6 +323,22 @@ class LineSearch:
             if sum(row["inside_domain"] for row in rows) >= SHRINKING_ROWS:
                 break
         return rows
+
+
+def _golden_minimum(function, left: float, right: float) -> tuple[float, float]:
+    """The lowest point of ``function`` on [left, right] by golden-section search, and its value."""
+    ratio = (math.sqrt(5) - 1) / 2
+    for _ in range(100):
+        a = right - ratio * (right - left)
+        b = left + ratio * (right - left)
+        if function(a) < function(b):
+            right = b
+        else:
+            left = a
+        if right - left <= 1e-12 * right:
+            break
+    rate = 0.5 * (left + right)
+    return rate, function(rate)
 
 
 def _second_order(g: np.ndarray, hessian: np.ndarray) -> tuple[float, float, float]:

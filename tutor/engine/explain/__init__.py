@@ -151,7 +151,9 @@ def worked_blocks(document: dict, key: str | None = None) -> list[Block]:
     else:
         blocks += taylor(document)
         blocks += learning_rates(document)
-    notes = [c for c in document["special_cases"] if c["kind"] != "diverged"]
+    # Diverged trials and a classified stationary point are told in their own sections.
+    told = {"diverged", "stationary"} if is_stationary(document) else {"diverged"}
+    notes = [c for c in document["special_cases"] if c["kind"] not in told]
     if notes:
         blocks.append(Heading("Worth knowing at this point"))
         blocks += [note(c["message"]) for c in notes]
