@@ -119,7 +119,7 @@ def _answer(question: Question, limits: Limits) -> dict:
 
 # Checking every data row's graph for undefined parts and kinks costs a Python walk per row; beyond
 # this many node evaluations only the graph of row 0 is checked (the compiled f still covers every row).
-GRAPH_CHECK_NODES = 50_000
+GRAPH_CHECK_NODES = 5_000
 
 
 def _row_graphs(parsed: Parsed, checked: Checked, graph: Graph) -> list[tuple[int | None, Graph]]:

@@ -195,10 +195,13 @@ class LineSearch:
         changes have a local maximum (below 0), the true maximum nearby is found by golden-section
         search; if it reaches 0 the loss stopped going down there. (φ = sin(y²) − sin(y₀²) oscillates
         faster and faster: its first return to 0 can be narrower than the grid's spacing.)"""
+        # A peak standing above its neighbours by more than rounding: a flat stretch of float64 noise
+        # (f rounded to one value) has many of those, none real.
+        noise = self.noise
         peaks = [
             i
             for i in range(max(start, 1), min(stop, len(rates) - 1))
-            if changes[i - 1] < changes[i] >= changes[i + 1]
+            if changes[i - 1] + noise < changes[i] >= changes[i + 1] + noise
         ][:MAX_PEAKS]
         for i in peaks:
             a, b = float(rates[i - 1]), float(rates[i + 1])
