@@ -37,6 +37,8 @@ CURVATURE_ROUNDING_EPS = 64
 # tree operations (about a second or two), on a coarser grid when the tree or the data is large.
 PRECISE_OPERATIONS = 150_000
 MIN_PRECISE_PER_DECADE = 10
+# The explanation prints 6 significant digits: float64 and 50 digits agree when closer than this.
+PRINTED_DIGITS_RELATIVE = 1e-7
 # Halvings of the learner's η until this many steps stay inside f's domain (at most MAX_HALVINGS).
 SHRINKING_ROWS = 4
 MAX_HALVINGS = 40
@@ -83,6 +85,19 @@ class LineSearch:
             return False
         self.precise = line
         return True
+
+    def float_step_disagrees(self, rate: float, in_float: float) -> bool:
+        """Whether the step's change in float64 and at 50 digits differ in the digits the answer prints
+        (checked when one evaluation at 50 digits is cheap)."""
+        line = self.precise_line()
+        if line.cost > PRECISE_OPERATIONS // 100:
+            return False
+        exact = line.change(rate)
+        if math.isfinite(exact) != math.isfinite(in_float):
+            return True
+        return math.isfinite(exact) and abs(exact - in_float) > PRINTED_DIGITS_RELATIVE * max(
+            abs(exact), abs(in_float)
+        )
 
     def use_precise(self) -> bool:
         """Switch to 50 digits, on a grid as fine as the budget allows; False if not even the coarsest
@@ -391,7 +406,7 @@ def analyse_first_step(
 
     search = LineSearch(problem, loss, gradient, curvature if taylor_applies else None)
     ulp = float(np.spacing(abs(loss)))
-    high_precision = False
+    high_precision = precise_search = False
     if norm_squared == 0:
         bound, reason = None, "the gradient is 0: a step along −g does not move"
         best_rate = best_change = None
@@ -401,15 +416,18 @@ def analyse_first_step(
         deepest = float(-np.min(changes[np.isfinite(changes)], initial=0.0))
         if deepest < RESOLVED_ULPS * ulp and search.use_precise():
             # float64 cannot tell these changes from rounding: the search runs again at 50 digits.
-            high_precision = True
+            high_precision = precise_search = True
             rates, changes = search.grid()
         bound, reason = search.max_decreasing(rates, changes)
         best_rate, best_change, best_reason = search.best(bound, rates, changes)
 
     float_actual = search.float_change_at(lr)
-    # The learner's own step, and its halvings, in 50 digits when float64 cannot resolve them.
-    if not high_precision and 0 < abs(first_order) < RESOLVED_ULPS * ulp:
-        high_precision = search.precise_step()
+    # The learner's own step, and its halvings, in 50 digits when float64 cannot resolve them: when
+    # the step is a few spacings of f, or when float64 and 50 digits disagree on it (terms far larger
+    # than f cancel: sin(3z)·(x − z) where the step takes z to x).
+    if not high_precision and norm_squared > 0:
+        if 0 < abs(first_order) < RESOLVED_ULPS * ulp or search.float_step_disagrees(lr, float_actual):
+            high_precision = search.precise_step()
     actual = search.change_at(lr) if high_precision else float_actual
     shrinking = search.shrinking(lr, norm_squared)
     if not math.isfinite(actual):
@@ -440,6 +458,7 @@ def analyse_first_step(
         "resolution": {
             "loss_spacing": ulp,
             "high_precision": high_precision,
+            "precise_search": precise_search,  # the bound and the best η too, not only the step
             # The rounding a reported change may carry: measured along the step in float64 (at least
             # NOISE_ULPS spacings of f), or 50 digits below f when computed precisely.
             "change_noise": abs(loss) * 10.0 ** (2 - DIGITS) if high_precision else search.noise,

@@ -5,6 +5,7 @@ for steps that leave f's domain (said so)."""
 
 from __future__ import annotations
 
+from tutor.engine.analysis import RESOLVED_ULPS
 from tutor.engine.explain import maths
 from tutor.engine.explain.blocks import Block, Heading, Paragraph, Table, code
 from tutor.engine.explain.common import kink_labels
@@ -161,20 +162,37 @@ def _shrinking_story(document: dict) -> str:
 
 
 def _precision_note(document: dict) -> Paragraph | None:
-    """Where float64 cannot resolve the changes: say so, with what float64 itself gives."""
+    """Where float64 cannot resolve the changes: say why, what was computed at 50 digits, and what
+    float64 itself gives."""
     analysis = document["analysis"]
     resolution = _resolution(analysis)
     if not resolution["high_precision"]:
         return None
     spacing = resolution["loss_spacing"]
     in_float = resolution["float64_actual_change"]
-    steps = f" ({fmt(abs(in_float) / spacing, 3)} of those gaps)" if in_float else ""
+    actual = analysis["actual_change"]
+    if actual is not None and abs(actual) >= RESOLVED_ULPS * spacing:
+        # Not f's own spacing: terms far larger than f cancel in the step's evaluation.
+        cause = (
+            "in float64 this step is computed from terms far larger than the change, which cancel and leave "
+            "mostly rounding"
+        )
+    else:
+        gaps = f" (your step is {fmt(abs(in_float) / spacing, 3)} of those gaps)" if in_float else ""
+        cause = (
+            f"near f = {fmt(document['loss'])} float64 numbers are {fmt(spacing)} apart, and the changes of f "
+            f"along −g here are too few of those gaps for float64 to tell them from rounding{gaps}"
+        )
+    what = (
+        "the changes, the bound and the best η"
+        if resolution.get("precise_search")
+        else "your step and its halvings"
+    )
     text = (
-        f"**At float64's resolution.** Near f = {fmt(document['loss'])} float64 numbers are {fmt(spacing)} apart, "
-        "and the changes of f along −g here are too few of those gaps for float64 to tell them from rounding. "
-        "So φ(η) = f(p − ηg) − f(p) was evaluated with 50 significant digits, over the expression as written: "
-        f"the changes, the bound and the best η above are those. In float64 your step changes f by "
-        f"{fmt(in_float)}{steps}, which is what the trials, computed in float64 like an optimizer, show."
+        f"**At float64's resolution.** {cause[0].upper()}{cause[1:]}. So φ(η) = f(p − ηg) − f(p) was evaluated "
+        f"with 50 significant digits, over the expression as written: {what} above are those. In float64 "
+        f"your step changes f by {fmt(in_float)}, which is what the trials, computed in float64 like an "
+        "optimizer, show."
     )
     estimate = analysis["quadratic_estimate"]
     if estimate is not None:

@@ -76,11 +76,7 @@ def _lowered_it(analysis: dict) -> str:
         said = f"{'lowered' if change < 0 else 'raised'} it by {fmt(abs(change))}"
     resolution = analysis.get("resolution") or {}
     if resolution.get("high_precision"):
-        said += (
-            f" (at 50 digits: near f = {fmt(analysis.get('loss', None))} float64 numbers are "
-            f"{fmt(resolution['loss_spacing'])} apart, and in float64 it changes f by "
-            f"{fmt(resolution['float64_actual_change'])})"
-        )
+        said += f" (at 50 digits; float64 rounds it to {fmt(resolution['float64_actual_change'])})"
     return said
 
 
@@ -92,7 +88,7 @@ def _small_steps(document: dict, brief: bool) -> list[str]:
     lr = fmt(analysis["learning_rate"])
     bound = analysis["max_decreasing_learning_rate"]
     change = analysis["actual_change"]
-    yours = f"Your η = {lr} {_lowered_it({**analysis, 'loss': document['loss']})}"
+    yours = f"Your η = {lr} {_lowered_it(analysis)}"
     if document["gradient_norm"] == 0:
         stays = (
             f"No step of gradient descent moves from {_at(document, brief)}: the gradient is 0 there, so whatever "
