@@ -14,30 +14,12 @@ import pytest
 import sympy as sp
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
+from support.strategies import expressions, points
 
 from tutor.engine import Question, answer, parse_expression
 from tutor.engine.explain import Math, Paragraph, Table, build_blocks
 from tutor.engine.explain.blocks import map_marked
 from tutor.engine.numbers import fmt
-
-NAMES = ("x", "y", "z")
-SMOOTH = ("sin", "cos", "tanh", "sigmoid", "softplus", "atan", "exp")
-
-
-def expressions() -> st.SearchStrategy[str]:
-    """Random expressions smooth everywhere on the reals, with at least one variable."""
-    leaf = st.one_of(st.sampled_from(NAMES), st.sampled_from(["0.5", "2", "3", "1.5"]))
-
-    def extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-        return st.one_of(
-            st.tuples(children, st.sampled_from("+-*"), children).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
-            st.tuples(children, children).map(lambda t: f"({t[0]}) / (1 + ({t[1]})**2)"),
-            st.tuples(children, st.sampled_from(["2", "3"])).map(lambda t: f"({t[0]})^{t[1]}"),
-            st.tuples(st.sampled_from(SMOOTH[:-1]), children).map(lambda t: f"{t[0]}({t[1]})"),
-            children.map(lambda c: f"-({c})"),
-        )
-
-    return st.recursive(leaf, extend, max_leaves=8).filter(lambda e: re.search(r"\b[xyz]\b", e) is not None)
 
 
 def oracle(document: dict):
@@ -349,7 +331,7 @@ def is_count(token: str) -> bool:
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     expression=expressions(),
-    point=st.fixed_dictionaries({n: st.floats(-2, 2) for n in NAMES}),
+    point=points,
     lr=st.floats(1e-3, 1.0),
 )
 def test_every_quoted_number_is_the_documents_and_the_bound_holds_on_f(expression, point, lr):
