@@ -107,7 +107,7 @@ def _answer(question: Question, limits: Limits) -> dict:
             ],
         },
         "trials": [TRIALS[method](problem, question.steps) for method in checked.methods] if defined else [],
-        "analysis": analyse_first_step(problem, loss, gradient, hessian, [node.label for node in kinks])
+        "analysis": analyse_first_step(problem, loss, gradient, hessian, [kink.node.label for kink in kinks])
         if defined
         else None,
     }
@@ -155,12 +155,18 @@ def _undefined_part(parsed: Parsed, checked: Checked, graph: Graph) -> Undefined
     return None
 
 
-def _kinks(parsed: Parsed, checked: Checked, graph: Graph) -> list[GraphNode]:
+@dataclass(frozen=True)
+class Kink:
+    node: GraphNode
+    inputs: list[float]
+
+
+def _kinks(parsed: Parsed, checked: Checked, graph: Graph) -> list[Kink]:
     """The operations exactly on their kink, in any data row's graph, each label once."""
-    found: dict[str, GraphNode] = {}
+    found: dict[str, Kink] = {}
     for _, row_graph in _row_graphs(parsed, checked, graph):
         for node in row_graph.kinks():
-            found.setdefault(node.label, node)
+            found.setdefault(node.label, Kink(node, [row_graph.nodes[i].value for i in node.inputs]))
     return list(found.values())
 
 
@@ -177,7 +183,7 @@ STATIONARY_MESSAGES = {
 
 
 def special_cases(
-    document: dict, graph: Graph, problem: Problem, undefined: UndefinedPart | None, kinks: list[GraphNode]
+    document: dict, graph: Graph, problem: Problem, undefined: UndefinedPart | None, kinks: list[Kink]
 ) -> list[dict]:
     """The situations the numbers alone would not make plain."""
     cases: list[dict] = []
@@ -232,14 +238,15 @@ def special_cases(
                 "classification": stationary["kind"],
             }
         )
-    for node in kinks:
+    for kink in kinks:
+        node = kink.node
         cases.append(
             {
                 "kind": "kink",
                 "message": f"`{node.label}` sits exactly on its kink here, where it is not differentiable; "
                 "the tutor uses the average of the slopes on either side (like SymPy's Heaviside(0) = 1/2), "
                 "and Taylor's expansion does not apply.",
-                "node": {"id": node.id, "label": node.label},
+                "node": {"id": node.id, "label": node.label, "inputs": kink.inputs},
             }
         )
     for trial in document["trials"]:
