@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 
+import mpmath
 import numpy as np
 import pytest
 
@@ -78,26 +79,34 @@ def test_a_partial_whose_square_overflows_still_gives_a_document():
 # The bound search's rounding-noise floor: measured along the step, at least a few ulps of f.
 
 
-def test_a_loss_far_larger_than_its_change_still_has_a_bound():
+def test_a_loss_far_larger_than_its_change_is_computed_precisely_and_said_so():
     # f = 1e9 + x² at x = 0.001: doubles near 1e9 are 2**-23 ≈ 1.19e-7 apart, and the whole possible
-    # decrease (down to x = 0) is x² = 1e-6, about 8 of those steps: more than rounding noise (which is
-    # about one of them), far less than the old floor of 64·eps·1e9 ≈ 1.4e-5.
+    # decrease (down to x = 0) is x² = 1e-6, about 8 of those steps. float64 cannot resolve that (it
+    # put the bound at 0.97 and the best η at 0.4); exactly, φ(η) = x²((1 - 2η)² - 1), so the bound is
+    # 1, the best η 1/2 and the change at η = 1/4 is -3x²/4.
     def along(rate: float) -> float:  # f(x - η f'(x)) - f(x), in the same float operations
         x = 0.001
         return (1e9 + (x - rate * 2 * x) ** 2) - (1e9 + x**2)
 
+    x = mpmath.mpf(0.001)  # the double nearest 0.001, exactly
+    with mpmath.workdps(50):
+        exact = float(x**2 * ((1 - 2 * mpmath.mpf(0.25)) ** 2 - 1))
+
     document = answer(Question("1000000000 + x^2", {"x": 0.001}, 0.25))
     analysis = document["analysis"]
-    assert analysis["actual_change"] == along(0.25) < 0
+    assert analysis["resolution"]["high_precision"] is True
+    assert analysis["actual_change"] == pytest.approx(exact, rel=1e-12)
+    assert analysis["resolution"]["float64_actual_change"] == along(0.25)
+    assert analysis["resolution"]["loss_spacing"] == 2.0**-23
     assert analysis["verdict"] == "decreases"
-    bound = analysis["max_decreasing_learning_rate"]
-    # Exactly, f(x(1 - 2η)) = f(x) at η = 1; in doubles the change rounds to 0 a little before.
-    assert 0.9 < bound <= 1
-    assert along(bound * (1 - 1e-9)) < 0 <= along(bound)
-    assert all(along(bound * k / 100) < 0 for k in range(20, 100))
-    # f is lowest at x = 0 (η = 1/2); within rounding, f is flat at 1e9 for |x| below ~2.4e-4.
-    assert abs(analysis["best_learning_rate"] - 0.5) < 0.13
-    assert analysis["best_change"] == along(0.5)
+    assert analysis["max_decreasing_learning_rate"] == pytest.approx(1, rel=1e-9)
+    assert analysis["best_learning_rate"] == pytest.approx(0.5, rel=1e-6)
+    assert analysis["best_change"] == pytest.approx(-(0.001**2), rel=1e-9)
+    assert analysis["quadratic_estimate"] == pytest.approx(1, rel=1e-12)
+    markdown = document["explanation"]["markdown"]
+    assert "50 significant digits" in markdown and "1.19209e-7 apart" in markdown
+    assert "terms beyond second order still matter" not in markdown
+    assert "at 50 digits; float64 rounds it to -7.15256e-7" in document["explanation"]["summary"]["text"]
 
 
 def test_rounding_noise_many_ulps_of_a_small_loss_is_not_taken_for_a_turn():
@@ -109,17 +118,18 @@ def test_rounding_noise_many_ulps_of_a_small_loss_is_not_taken_for_a_turn():
     assert analysis["best_learning_rate"] == pytest.approx(0.5 / 0.701, rel=1e-4)
 
 
-def test_the_noise_floor_is_a_few_units_in_the_last_place():
+def test_a_change_of_a_few_units_in_the_last_place_is_computed_exactly():
     # f = 2**29 + x² at x = 2**-10: every number here is exact in binary. Doubles near 2**29 are
     # 2**-23 apart and x² = 8 of those steps, the most the loss can fall; the step η = 1/4 halves x,
-    # so the loss falls by 6 of them.
+    # so the loss falls by 6 of them, exactly. float64 rounds f(x(1 - 2η)) back to f(x) from
+    # η = (1 + √(15/16))/2 on; exactly, the bound is where x(1 - 2η) = -x: η = 1.
     x, ulp = 2.0**-10, 2.0**-23
     assert np.spacing(2.0**29) == ulp and x**2 == 8 * ulp
     analysis = answer(Question("536870912 + x^2", {"x": x}, 0.25))["analysis"]
-    assert analysis["actual_change"] == -6 * ulp
-    # f(x(1 - 2η)) rounds back to f(x) once (x(1 - 2η))² reaches 7.5 ulps (halfway, to even: 8):
-    # (1 - 2η)² = 7.5/8, η = (1 + √(15/16))/2.
-    assert analysis["max_decreasing_learning_rate"] == pytest.approx((1 + math.sqrt(15 / 16)) / 2, rel=1e-6)
+    assert analysis["actual_change"] == -6 * ulp == analysis["resolution"]["float64_actual_change"]
+    assert analysis["resolution"]["high_precision"] is True
+    assert analysis["max_decreasing_learning_rate"] == pytest.approx(1, rel=1e-9)
+    assert analysis["best_learning_rate"] == pytest.approx(0.5, rel=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------------

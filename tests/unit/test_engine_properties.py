@@ -7,41 +7,17 @@ learner's own tree, and centered finite differences only evaluate f.
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from support.strategies import NAMES, expressions, points
 
 from tutor.engine import Question, answer, parse_expression
 from tutor.engine.compiled import compile_parsed
 from tutor.engine.graph import build_graph
 from tutor.engine.numbers import fmt
-
-NAMES = ("x", "y", "z")
-# Smooth everywhere on the reals, so every random point is a fair test.
-UNARY = ("sin", "cos", "tanh", "sigmoid", "softplus", "atan")
-
-
-def expressions(depth: int = 4) -> st.SearchStrategy[str]:
-    leaf = st.one_of(st.sampled_from(NAMES), st.sampled_from(["0.5", "2", "3", "1.5"]))
-
-    def extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-        return st.one_of(
-            st.tuples(children, st.sampled_from("+-*"), children).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
-            st.tuples(children, children).map(lambda t: f"({t[0]}) / (1 + ({t[1]})**2)"),
-            st.tuples(children, st.sampled_from(["2", "3"])).map(lambda t: f"({t[0]})^{t[1]}"),
-            st.tuples(st.sampled_from(UNARY), children).map(lambda t: f"{t[0]}({t[1]})"),
-            children.map(lambda c: f"-({c})"),
-            children.map(lambda c: f"exp(tanh({c}))"),
-        )
-
-    # At least one variable: a constant has nothing to differentiate (and is refused).
-    return st.recursive(leaf, extend, max_leaves=8).filter(lambda e: re.search(r"\b[xyz]\b", e) is not None)
-
-
-points = st.fixed_dictionaries({n: st.floats(-2, 2, allow_nan=False) for n in NAMES})
 
 
 def central_difference(f, values: np.ndarray, i: int) -> float:

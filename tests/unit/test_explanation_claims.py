@@ -12,6 +12,7 @@ import pytest
 import sympy as sp
 
 from tutor.engine import Question, answer
+from tutor.engine.display import latex_name
 from tutor.engine.explain import Math, build_blocks
 from tutor.engine.numbers import denoise, fmt
 
@@ -128,6 +129,11 @@ def gap_ratios(analysis: dict) -> list[float]:
 @pytest.mark.parametrize(("expression", "point", "rate"), CASES)
 def test_gap_over_lr_squared_is_called_steady_only_when_the_table_shows_it(expression, point, rate):
     document = ask(expression, point, rate)
+    if document["gradient_norm"] == 0:
+        # No step moves: the explanation classifies the point instead of comparing step sizes.
+        assert "Why the first step goes the way it does" not in document["explanation"]["markdown"]
+        assert "Where the gradient is zero" in document["explanation"]["markdown"]
+        return
     ratios = gap_ratios(document["analysis"])
     taylor = section(document, "Why the first step goes the way it does")
     if "stays about the same" in taylor:
@@ -135,8 +141,9 @@ def test_gap_over_lr_squared_is_called_steady_only_when_the_table_shows_it(expre
         assert all(r == 0 for r in ratios) or (
             min(sizes) > 0 and len({r > 0 for r in ratios}) == 1 and max(sizes) <= 2 * min(sizes)
         ), ratios
-    if "kink" in kinds(document) and max(map(abs, ratios)) > 2 * min(map(abs, ratios)):
-        assert "not smooth" in taylor
+    if "kink" in kinds(document):
+        assert "not smooth" in taylor and "Taylor's expansion does not apply" in taylor
+        assert "stays about the same" not in taylor
 
 
 def test_on_a_kink_gap_over_lr_squared_doubles_and_the_text_says_f_is_not_smooth():
@@ -216,7 +223,10 @@ def test_the_partials_name_their_symbol_in_valid_latex():
     partials = [b.latex for b in build_blocks(document) if isinstance(b, Math) and "\\partial f" in b.latex]
     assert len(partials) == 3
     for name, latex in zip(document["parameters"], partials, strict=True):
-        assert latex.startswith(f"\\frac{{\\partial f}}{{\\partial {sp.latex(sp.Symbol(name))}}} = ")
+        # Names exactly as typed (SymPy's printer would write w_{in 1} and \\lambda_{}).
+        assert latex.startswith(f"\\frac{{\\partial f}}{{\\partial {latex_name(name)}}} = ")
+        escaped = name.replace("_", "\\_")
+        assert latex_name(name) == (name if len(name) == 1 else f"\\mathit{{{escaped}}}")
     markdown = document["explanation"]["markdown"]
     assert "\\partial w_in_1" not in markdown and "\\partial lambda_}" not in markdown
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,12 +16,12 @@ from tutor.engine import display
 from tutor.engine.analysis import analyse_first_step
 from tutor.engine.errors import InputError, TooExpensive
 from tutor.engine.explain import explain
-from tutor.engine.graph import Graph, build_graph
+from tutor.engine.graph import Graph, GraphNode, build_graph
 from tutor.engine.latex import is_latex
 from tutor.engine.numbers import fmt, strict_json
 from tutor.engine.parse import Parsed, parse_expression
 from tutor.engine.problem import Problem
-from tutor.engine.question import BASIC_METHODS, Question, check_question, question_from_text
+from tutor.engine.question import BASIC_METHODS, Checked, Question, check_question, question_from_text
 from tutor.engine.trials import TRIALS
 
 __all__ = [
@@ -56,9 +57,15 @@ def _answer(question: Question, limits: Limits) -> dict:
     if checked.data:
         graph_point.update({name: values[graph_row] for name, values in checked.data.items()})
     graph = build_graph(parsed.tree, graph_point)
+    # One rule for undefined parts: f is what the learner wrote, so an operation with no value makes f
+    # undefined there even where the simplified formula has one (x/x*y at x = 0 simplifies to y).
+    undefined_part = _undefined_part(parsed, checked, graph)
+    if undefined_part is not None:
+        loss, gradient = math.nan, np.full_like(gradient, math.nan)
     index = problem.parameter_index
     defined = math.isfinite(loss) and bool(np.all(np.isfinite(gradient[index])))
     hessian = problem.hessian(problem.start) if defined else None
+    kinks = _kinks(parsed, checked, graph)
 
     document = {
         "engine_version": __version__,
@@ -109,64 +116,146 @@ def _answer(question: Question, limits: Limits) -> dict:
             ],
         },
         "trials": [TRIALS[method](problem, question.steps) for method in checked.methods] if defined else [],
-        "analysis": analyse_first_step(problem, loss, gradient, hessian) if defined else None,
+        "analysis": analyse_first_step(problem, loss, gradient, hessian, [kink.node.label for kink in kinks])
+        if defined
+        else None,
     }
-    document["special_cases"] = special_cases(document, graph, defined, problem)
+    document["special_cases"] = special_cases(document, graph, problem, undefined_part, kinks)
     document = strict_json(document)
     document["explanation"] = explain(document)
     return document
 
 
-def special_cases(document: dict, graph: Graph, defined: bool, problem: Problem) -> list[dict]:
+# Checking every data row's graph for undefined parts and kinks costs a Python walk per row; beyond
+# this many node evaluations only the graph of row 0 is checked (the compiled f still covers every row).
+GRAPH_CHECK_NODES = 5_000
+
+
+def _row_graphs(parsed: Parsed, checked: Checked, graph: Graph) -> list[tuple[int | None, Graph]]:
+    """The graph of each data row (row 0's is ``graph``), or just ``graph`` without data or when the
+    rows are too many to walk."""
+    if not checked.data:
+        return [(None, graph)]
+    rows = len(next(iter(checked.data.values())))
+    if rows * len(graph.nodes) > GRAPH_CHECK_NODES:
+        return [(0, graph)]
+    graphs = [(0, graph)]
+    for row in range(1, rows):
+        point = dict(checked.point)
+        point.update({name: values[row] for name, values in checked.data.items()})
+        graphs.append((row, build_graph(parsed.tree, point)))
+    return graphs
+
+
+@dataclass(frozen=True)
+class UndefinedPart:
+    node: GraphNode
+    inputs: list[float]
+    row: int | None
+
+
+def _undefined_part(parsed: Parsed, checked: Checked, graph: Graph) -> UndefinedPart | None:
+    """The first operation of the learner's graph (in the first data row where there is one) that has
+    no finite real value although its inputs do."""
+    for row, row_graph in _row_graphs(parsed, checked, graph):
+        culprit = row_graph.first_undefined()
+        if culprit is not None:
+            return UndefinedPart(culprit, [row_graph.nodes[i].value for i in culprit.inputs], row)
+    return None
+
+
+@dataclass(frozen=True)
+class Kink:
+    node: GraphNode
+    inputs: list[float]
+
+
+def _kinks(parsed: Parsed, checked: Checked, graph: Graph) -> list[Kink]:
+    """The operations exactly on their kink, in any data row's graph, each label once."""
+    found: dict[str, Kink] = {}
+    for _, row_graph in _row_graphs(parsed, checked, graph):
+        for node in row_graph.kinks():
+            found.setdefault(node.label, Kink(node, [row_graph.nodes[i].value for i in node.inputs]))
+    return list(found.values())
+
+
+STATIONARY_MESSAGES = {
+    "minimum": "a minimum: every eigenvalue of the Hessian is positive, so every short move raises f",
+    "maximum": "a maximum: every eigenvalue of the Hessian is negative, so every short move lowers f",
+    "saddle": "a saddle: the Hessian has eigenvalues of both signs, so f rises along some directions and "
+    "falls along others",
+    "inconclusive": "of a kind the Hessian cannot decide (some of its eigenvalues are 0): terms beyond "
+    "second order decide",
+    "kink": "on a kink, where f is not differentiable: the zero gradient is only the average of the slopes "
+    "on either side, a convention",
+}
+
+
+def special_cases(
+    document: dict, graph: Graph, problem: Problem, undefined: UndefinedPart | None, kinks: list[Kink]
+) -> list[dict]:
     """The situations the numbers alone would not make plain."""
     cases: list[dict] = []
-    if not defined:
-        culprit = graph.first_undefined()
-        row = None
-        if problem.data is not None:
+    if document["analysis"] is None:
+        row = undefined.row if undefined is not None else None
+        if undefined is None and problem.data is not None:
             # The graph shows row 0 only; name the first row where f itself has no value.
             undefined_rows = np.flatnonzero(~np.isfinite(problem.row_losses(problem.start)))
             row = int(undefined_rows[0]) if undefined_rows.size else None
-        if row is not None:
+        culprit = undefined.node if undefined is not None else graph.first_undefined()
+        where = ""
+        if culprit is not None:
+            inputs = (
+                undefined.inputs if undefined is not None else [graph.nodes[i].value for i in culprit.inputs]
+            )
+            at = f" (data row {row})" if row is not None else ""
+            where = (
+                f" `{culprit.label}` has no finite real value at its {'input' if len(inputs) == 1 else 'inputs'} "
+                f"{', '.join(map(fmt, inputs))}{at}."
+            )
+            if undefined is not None and math.isfinite(problem.loss_and_gradient(problem.start)[0]):
+                where += " Simplifying the formula would hide this; f as written has no value here."
+        elif row is not None:
             where = f" f has no finite real value at data row {row}."
-        elif culprit is not None:
-            inputs = ", ".join(fmt(graph.nodes[i].value) for i in culprit.inputs)
-            where = f" `{culprit.label}` has no finite real value at its input {inputs}."
-        else:
-            where = ""
         what = "f" if not math.isfinite(document["loss"]) else "a partial derivative of f"
-        node = None
-        if culprit is not None and row is None:
-            node = {
-                "id": culprit.id,
-                "label": culprit.label,
-                "inputs": [graph.nodes[i].value for i in culprit.inputs],
-            }
         cases.append(
             {
                 "kind": "undefined",
                 "message": f"{what} is not a finite real number at this point, so no step can be computed."
                 + where
                 + " Pick a point inside the function's domain.",
-                "node": node,
+                "node": None
+                if culprit is None
+                else {
+                    "id": culprit.id,
+                    "label": culprit.label,
+                    "inputs": undefined.inputs
+                    if undefined is not None
+                    else [graph.nodes[i].value for i in culprit.inputs],
+                },
                 "row": row,
             }
         )
         return cases
-    if document["gradient_norm"] == 0:
+    stationary = document["analysis"]["stationary"]
+    if stationary is not None:
         cases.append(
             {
                 "kind": "stationary",
-                "message": "The gradient is zero here (a stationary point: a minimum, maximum or saddle). "
-                "Gradient descent does not move, whatever the learning rate.",
+                "message": "The gradient is zero here, so gradient descent does not move, whatever the "
+                f"learning rate. The point is {STATIONARY_MESSAGES[stationary['kind']]}.",
+                "classification": stationary["kind"],
             }
         )
-    for node in graph.kinks():
+    for kink in kinks:
+        node = kink.node
         cases.append(
             {
                 "kind": "kink",
                 "message": f"`{node.label}` sits exactly on its kink here, where it is not differentiable; "
-                "the tutor uses the average of the slopes on either side (like SymPy's Heaviside(0) = 1/2).",
+                "the tutor uses the average of the slopes on either side (like SymPy's Heaviside(0) = 1/2), "
+                "and Taylor's expansion does not apply.",
+                "node": {"id": node.id, "label": node.label, "inputs": kink.inputs},
             }
         )
     for trial in document["trials"]:

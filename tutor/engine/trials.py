@@ -93,20 +93,31 @@ def _run(problem: Problem, steps: int, method: str, settings: dict, stepper: Ste
         if not np.all(np.isfinite(g)):
             return _trial(problem, method, settings, records, step)
         update, remembered = stepper(g, step)
+        before = values
         values = values.copy()
         values[index] += update
         new_loss, gradient = problem.loss_and_gradient(values)
         if not _finite(new_loss, values[index]):
             return _trial(problem, method, settings, records, step)
+        # What the point actually did: a step below a parameter's spacing is lost to rounding, and
+        # the angle is of the move made, not of the one computed.
+        moved = values[index] - before[index]
         record = {
             "step": step,
             "point": problem.point_of(values),
             "loss": new_loss,
             "gradient": _named(problem, g),
-            "update": _named(problem, update),
-            "angle_to_negative_gradient": angle_degrees(update, -g),
+            "update": _named(problem, moved),
+            "angle_to_negative_gradient": angle_degrees(moved, -g),
             "loss_went_up": new_loss > loss,
         }
+        lost = [
+            name
+            for name, want, got in zip(problem.parameters, update.tolist(), moved.tolist(), strict=True)
+            if want != 0 and got == 0
+        ]
+        if lost:
+            record["lost_to_rounding"] = lost
         if remembered is not None:
             step_norm = float(np.linalg.norm(update))
             record["velocity_share"] = (

@@ -13,7 +13,14 @@ import re
 from dataclasses import dataclass
 
 from tutor.engine.explain.blocks import Block, Heading, Math, Paragraph, Table, code
-from tutor.engine.explain.common import OPTIMIZERS, kinds, lower_scheme, point_text, ran, went_up_sentence
+from tutor.engine.explain.common import (
+    OPTIMIZERS,
+    is_stationary,
+    lower_scheme,
+    point_text,
+    ran,
+    went_up_sentence,
+)
 from tutor.engine.explain.first_step import VERDICT_VERBS, learning_rates, step_outcome, taylor
 from tutor.engine.explain.minibatch import minibatch, minibatch_table
 from tutor.engine.explain.optimizers import optimizers
@@ -27,6 +34,7 @@ from tutor.engine.explain.schemes import (
     simultaneous,
     simultaneous_table,
 )
+from tutor.engine.explain.stationary import eigen_table, stationary_section
 from tutor.engine.explain.summary import summary_paragraph
 from tutor.engine.numbers import fmt
 
@@ -77,8 +85,14 @@ def key_table(document: dict) -> tuple[str, list[Block]] | None:
     """Which section's table shows the answer, and that table with its caption: the mini-batch steps,
     else every trial side by side when an optimizer ran, else step 1 one parameter at a time (a flipped
     slope marked), else step 1 of the simultaneous update."""
-    if document["analysis"] is None or "stationary" in kinds(document):
+    if document["analysis"] is None:
         return None
+    if is_stationary(document):
+        table = eigen_table(document)
+        if not table:
+            return None
+        caption = "**The Hessian's directions** at this point, and f's curvature along each:"
+        return "stationary", [Paragraph(caption), *table]
     trial = ran(document, "minibatch")
     if trial is not None:
         rows = document["data_rows"]
@@ -135,9 +149,14 @@ def worked_blocks(document: dict, key: str | None = None) -> list[Block]:
     blocks += optimizers(document)
     blocks += minibatch(document, table_above=key == "minibatch")
     blocks += comparison(document, table_above=key == "trials")
-    blocks += taylor(document)
-    blocks += learning_rates(document)
-    notes = [c for c in document["special_cases"] if c["kind"] != "diverged"]
+    if is_stationary(document):
+        blocks += stationary_section(document, table_above=key == "stationary")
+    else:
+        blocks += taylor(document)
+        blocks += learning_rates(document)
+    # Diverged trials and a classified stationary point are told in their own sections.
+    told = {"diverged", "stationary"} if is_stationary(document) else {"diverged"}
+    notes = [c for c in document["special_cases"] if c["kind"] not in told]
     if notes:
         blocks.append(Heading("Worth knowing at this point"))
         blocks += [note(c["message"]) for c in notes]

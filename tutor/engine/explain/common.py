@@ -24,6 +24,24 @@ def kinds(document: dict) -> set[str]:
     return {case["kind"] for case in document["special_cases"]}
 
 
+def is_stationary(document: dict) -> bool:
+    """The gradient is zero and the point classified (documents saved before classification existed
+    are told as before)."""
+    analysis = document["analysis"]
+    return analysis is not None and analysis.get("stationary") is not None
+
+
+def kink_labels(document: dict) -> list[str]:
+    """The labels of the operations that sit on their kink (older documents name them only in the
+    message, between backticks)."""
+    labels = []
+    for case in document["special_cases"]:
+        if case["kind"] == "kink":
+            node = case.get("node")
+            labels.append(node["label"] if node else case["message"].split("`")[1])
+    return labels
+
+
 def point_text(point: dict[str, float]) -> str:
     return ", ".join(f"{name}={fmt(value)}" for name, value in point.items())
 

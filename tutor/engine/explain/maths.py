@@ -1,41 +1,56 @@
 """Every formula the explanation displays, in one place.
 
-The partials come from the document's ``partials`` (plain) and ``partials_latex``; formulas written as
-the learner wrote them (tutor/engine/display.py) replace them here, and only here.
+f's partials are written as the learner would write them (tutor/engine/display.py: names exactly as
+typed, σ kept, chain-rule form over named parts of f). A document without ``display`` (saved before it
+existed) or a partial too long to write out falls back to SymPy's formula in ``partials``.
 """
 
 from __future__ import annotations
 
-import sympy as sp
-
+from tutor.engine import display
 from tutor.engine.explain.blocks import Math
 from tutor.engine.numbers import fmt
 
+latex_name = display.latex_name
 
-def latex_name(name: str) -> str:
-    """A symbol's name as SymPy writes it in the partials' LaTeX (w_in_1 is w_{in 1}, lambda_ is \\lambda_{}),
-    so both sides of an equation name it the same way."""
-    return sp.latex(sp.Symbol(name))
+
+def definitions(document: dict) -> list[Math]:
+    """The named parts of f (z = …) that the chain-rule partials are written in."""
+    shown = document.get("display")
+    return [Math(latex, text) for latex, text in display.equations(shown).definitions] if shown else []
+
+
+def _formula(document: dict, name: str) -> tuple[str, str]:
+    """∂f/∂name's right-hand side as (LaTeX, text): the chain-rule form (and the substituted form where
+    it is short), else SymPy's."""
+    shown = (document.get("display") or {}).get("partials", {}).get(name)
+    if not shown:
+        return document["partials_latex"][name], document["partials"][name]
+    latex, text = shown["latex"], shown["text"]
+    if shown.get("substituted"):
+        latex += f" = {shown['substituted']['latex']}"
+        text += f" = {shown['substituted']['text']}"
+    return latex, text
 
 
 def partial_formula(document: dict, name: str) -> str:
     """∂f/∂name as plain text over the learner's names."""
-    return document["partials"][name]
+    return _formula(document, name)[1]
 
 
 def partial(document: dict, name: str) -> Math:
     """∂f/∂name = formula = value (with data: L's partial, the mean over the rows of f's)."""
     value = fmt(document["gradient"][name])
-    latex = document["partials_latex"][name]
+    formula_latex, formula_text = _formula(document, name)
     if document["graph_row"] is None:
         return Math(
-            f"\\frac{{\\partial f}}{{\\partial {latex_name(name)}}} = {latex} = {value}",
-            f"∂f/∂{name} = {partial_formula(document, name)} = {value}",
+            f"\\frac{{\\partial f}}{{\\partial {latex_name(name)}}} = {formula_latex} = {value}",
+            f"∂f/∂{name} = {formula_text} = {value}",
         )
     return Math(
         f"\\frac{{\\partial L}}{{\\partial {latex_name(name)}}} = \\operatorname{{mean}}_{{rows}}"
-        f"\\left({latex}\\right) = {value}",
-        f"∂L/∂{name} = mean over rows of ({partial_formula(document, name)}) = {value}",
+        f"\\left({formula_latex}\\right) = {value}",
+        f"∂L/∂{name} = mean over rows of ({formula_text}) = {value}",
     )
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from tutor.engine.explain.blocks import Block, Heading, Paragraph, Table, code
 from tutor.engine.explain.common import (
     MAX_STEP_ROWS,
@@ -10,23 +14,59 @@ from tutor.engine.explain.common import (
     ran,
     rows_note,
     settings_text,
+    step_list,
+    steps_word,
     went_up_sentence,
 )
 from tutor.engine.numbers import fmt
 from tutor.engine.question import METHODS
 
 
+def angle_rounding(step: dict) -> float:
+    """How far rounding alone can turn a step's measured direction, in degrees: each coordinate of the
+    point after it is off by up to half its float64 spacing, which against a very short step is a
+    real angle (a step of 1e-16 at p = 1 has no direction worth the name)."""
+    spacing = math.hypot(*(float(np.spacing(abs(v))) for v in step["point"].values()))
+    length = math.hypot(*step["update"].values())
+    if length == 0:
+        return math.inf
+    return math.degrees(min(math.pi, spacing / length)) + 1e-9
+
+
 def _why_up(step: dict) -> str:
     angle = step["angle_to_negative_gradient"]
-    if angle is not None and angle > 90:
+    tolerance = angle_rounding(step)
+    if angle is None:
+        why = "the gradient was 0 there, so the whole step came from the remembered velocity"
+    elif angle > 90 + tolerance:
         why = f"uphill: the step is {fmt(angle, 3)}° from −g, so even a short step that way raises the loss"
+    elif angle >= 90 - tolerance:
+        why = (
+            f"the step is {fmt(angle, 3)}° from −g, which is 90° within rounding (±{fmt(tolerance, 2)}° for a step "
+            "this short): to first order it neither lowers nor raises the loss, and the rest raised it"
+        )
     else:
-        shown = fmt(angle, 3) if angle is not None else "undefined"
-        why = f"overshoot: downhill at first ({shown}° from −g) but too long"
+        why = f"overshoot: downhill at first ({fmt(angle, 3)}° from −g) but too long"
     share = step.get("velocity_share")
     if share is not None and share >= 1:
         why += "; the remembered velocity is longer than the whole step"
     return why
+
+
+def lost_to_rounding(trial: dict) -> Paragraph | None:
+    """The steps whose computed move of some parameter was below its float64 spacing: the parameter
+    did not move, so their update (the displacement made) is 0 there."""
+    lost = [
+        (step["step"], step["lost_to_rounding"]) for step in trial["steps"] if step.get("lost_to_rounding")
+    ]
+    if not lost:
+        return None
+    names = sorted({name for _, names in lost for name in names})
+    return Paragraph(
+        f"At {steps_word(len(lost))} {step_list([s for s, _ in lost])} the computed move of "
+        f"{', '.join(code(n) for n in names)} was smaller than the gap between float64 numbers at its value, so "
+        "it was lost to rounding: the parameter did not move, and the recorded update is the move actually made."
+    )
 
 
 def optimizers(document: dict) -> list[Block]:
@@ -55,6 +95,9 @@ def optimizers(document: dict) -> list[Block]:
                 + went_up_sentence(trial)
             )
         )
+        lost = lost_to_rounding(trial)
+        if lost is not None:
+            blocks.append(lost)
         before = losses_before(trial)
         up = [(step, before[k]) for k, step in enumerate(trial["steps"]) if step["loss_went_up"]]
         if not up:

@@ -78,4 +78,10 @@ def forward_backward(document: dict) -> list[Block]:
                 ),
             )
         )
+    named_parts = maths.definitions(document)
+    if named_parts:
+        # Each partial is the chain rule along the graph (the local slopes from f down to the parameter,
+        # multiplied), written with names for the parts of f it passes through.
+        blocks.append(Paragraph("where the named parts of f are"))
+        blocks += named_parts
     return blocks

@@ -7,6 +7,7 @@ import re
 
 from tutor.engine.explain.blocks import TABLE_ABOVE, Block, Heading, Paragraph, Table, code
 from tutor.engine.explain.common import diverged_text, lower_scheme, ran, settings_text
+from tutor.engine.explain.optimizers import lost_to_rounding
 from tutor.engine.numbers import fmt
 
 
@@ -36,17 +37,25 @@ def simultaneous(document: dict, table_above: bool = False) -> list[Block]:
         return []
     lr = document["input"]["learning_rate"]
     first = trial["steps"][0]
-    change = first["loss"] - trial["initial_loss"]
+    # The change as the analysis measured it (the same step): in 50 digits too where float64 cannot
+    # resolve it.
+    analysis = document["analysis"]
+    resolution = analysis.get("resolution") or {}
+    if resolution.get("high_precision"):
+        change = (
+            f"change {fmt(resolution['float64_actual_change'])} in float64, {fmt(analysis['actual_change'])} "
+            "at 50 digits"
+        )
+    else:
+        change = f"change {fmt(analysis['actual_change'])}"
     return [
         Heading("Simultaneous update (what backprop + SGD does)"),
         Paragraph(
             f"Every parameter moves at once, using the partials from that one point: p ← p − {fmt(lr)}·∂f/∂p."
         ),
         TABLE_ABOVE if table_above else simultaneous_table(document),
-        Paragraph(
-            f"The loss goes from {fmt(trial['initial_loss'])} to **{fmt(first['loss'])}** "
-            f"(change {fmt(change)})."
-        ),
+        Paragraph(f"The loss goes from {fmt(trial['initial_loss'])} to **{fmt(first['loss'])}** ({change})."),
+        *([lost] if (lost := lost_to_rounding({**trial, "steps": trial["steps"][:1]})) else []),
     ]
 
 

@@ -10,9 +10,10 @@ document (or, for "lower by", the difference of two of its numbers).
 from __future__ import annotations
 
 from tutor.engine.explain.blocks import Paragraph, code
-from tutor.engine.explain.common import OPTIMIZERS, kinds, lower_scheme, point_text, ran, steps_word
+from tutor.engine.explain.common import OPTIMIZERS, kink_labels, lower_scheme, point_text, ran, steps_word
 from tutor.engine.explain.minibatch import against_full_loss
 from tutor.engine.explain.render import render_markdown
+from tutor.engine.explain.stationary import kind_sentence
 from tutor.engine.numbers import fmt
 
 # The short answer must fit a forum reply's first lines (issue 10: at most 600 characters of Markdown).
@@ -53,7 +54,8 @@ def _undefined(document: dict, brief: bool) -> list[str]:
         why = f": f has no finite real value at data row {row}"
     elif node is not None:
         inputs = ", ".join(fmt(value) for value in node["inputs"])
-        why = f": {code(node['label'])} has no finite real value at its input {inputs}"
+        which = "input" if len(node["inputs"]) == 1 else "inputs"
+        why = f": {code(node['label'])} has no finite real value at its {which} {inputs}"
     what = "f" if document["loss"] is None else "a partial derivative of f"
     return [
         f"Not at this point: {what} is not a finite real number at {_at(document, brief)}{why}.",
@@ -63,34 +65,51 @@ def _undefined(document: dict, brief: bool) -> list[str]:
 
 
 def _lowered_it(analysis: dict) -> str:
-    """What the learner's step did, as a clause: "lowered it by 0.5 (from 2 to 1.5)"."""
+    """What the learner's step did, as a clause: "lowered it by 0.5"; where float64 cannot resolve the
+    change, with what float64 gives."""
     change = analysis["actual_change"]
     if change is None:
-        return "took the loss to a value that is not a finite number"
+        return "takes the step to where the loss is not a finite number"
     if change == 0:
-        return "left it unchanged"
-    verb = "lowered" if change < 0 else "raised"
-    return f"{verb} it by {fmt(abs(change))}"
+        said = "left it unchanged"
+    else:
+        said = f"{'lowered' if change < 0 else 'raised'} it by {fmt(abs(change))}"
+    resolution = analysis.get("resolution") or {}
+    if resolution.get("high_precision"):
+        said += f" (at 50 digits; float64 rounds it to {fmt(resolution['float64_actual_change'])})"
+    return said
 
 
 def _small_steps(document: dict, brief: bool) -> list[str]:
     """(a): yes only where the numbers show small steps going down: a bound below which every η lowers
-    the loss, or (with no bound) every step size tried lowering it away from a kink."""
+    the loss, or (with no bound) every step size tried lowering it away from a kink. At a stationary
+    point: what kind of point it is and which direction lowers f instead."""
     analysis = document["analysis"]
     lr = fmt(analysis["learning_rate"])
     bound = analysis["max_decreasing_learning_rate"]
     change = analysis["actual_change"]
     yours = f"Your η = {lr} {_lowered_it(analysis)}"
-    if "stationary" in kinds(document):
-        return [
-            f"No step of gradient descent lowers the loss from {_at(document, brief)}: the gradient is 0 there, so "
-            f"every parameter stays put whatever the η (yours is {lr}).",
-            f"The loss stays at {fmt(document['loss'])}.",
-        ]
-    if bound is not None:
-        claim = f"Yes: at this point one simultaneous step lowers the loss for every η below {fmt(bound)}" + (
-            "." if brief else ", though each partial assumed the other weights stay put."
+    if document["gradient_norm"] == 0:
+        stays = (
+            f"No step of gradient descent moves from {_at(document, brief)}: the gradient is 0 there, so whatever "
+            f"the η (yours is {lr}) the loss stays at {fmt(document['loss'])}."
         )
+        if analysis.get("stationary") is None:  # a document saved before points were classified
+            return [stays, f"Every one of the {len(document['parameters'])} partials is 0."]
+        return [stays, kind_sentence(document)]
+    kinked = ", ".join(code(label) for label in kink_labels(document))
+    if bound is not None:
+        if kinked:
+            claim = (
+                f"Yes, measured on f itself: one simultaneous step lowers the loss for every η below {fmt(bound)}, "
+                f"though {kinked} sits on its kink here, where the gradient only averages the slopes on either "
+                "side and promises nothing."
+            )
+        else:
+            claim = (
+                f"Yes: at this point one simultaneous step lowers the loss for every η below {fmt(bound)}"
+                + ("." if brief else ", though each partial assumed the other weights stay put.")
+            )
         if change is not None and change < 0 and analysis["learning_rate"] >= bound:
             return [claim, f"{yours}, past that bound: luck of this function, not a guarantee."]
         if analysis["verdict"] != "decreases":
@@ -101,10 +120,11 @@ def _small_steps(document: dict, brief: bool) -> list[str]:
     lowered = [c is not None and c < 0 for c in tried]
     if not any(lowered) and analysis["best_change"] is None:
         return [f"No: at {_at(document, brief)} {reason}.", f"{yours}."]
-    if "kink" in kinds(document):
+    if kinked:
         return [
-            f"Not guaranteed: f has a kink at {_at(document, brief)}, where the gradient is an average of the slopes "
-            f"on either side and does not promise that a small step lowers the loss ({reason}).",
+            f"Not guaranteed: {kinked} sits on its kink at {_at(document, brief)}, where the gradient is an "
+            f"average of the slopes on either side and does not promise that a small step lowers the loss "
+            f"({reason}).",
             f"{yours}.",
         ]
     if all(lowered):
@@ -120,7 +140,7 @@ def _sequential(document: dict, brief: bool) -> str | None:
     """(b): the first flipped slope (which parameter, at which step, after which updates moved) and
     which scheme ended lower, by how much."""
     sequential = ran(document, "sequential")
-    if sequential is None or "stationary" in kinds(document):
+    if sequential is None or document["gradient_norm"] == 0:
         return None
     flips = [
         (step, index)

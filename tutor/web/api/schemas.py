@@ -48,6 +48,11 @@ SpecialCaseKind = vocabulary(
     ("stationary", "kink", "undefined", "diverged"),
     "A situation the numbers alone would not make plain.",
 )
+StationaryKind = vocabulary(
+    "StationaryKind",
+    ("minimum", "maximum", "saddle", "inconclusive", "kink"),
+    "What a point with a zero gradient is, from the Hessian (kink: the zero is an average of slopes).",
+)
 Verdict = vocabulary(
     "Verdict", ("decreases", "increases", "unchanged", "undefined"), "What one step does to f."
 )
@@ -315,11 +320,17 @@ class GradientStep(Step):
     """A step of simultaneous, adam or rmsprop."""
 
     gradient: ByName = Field(description="the gradient at the point before this step")
-    update: ByName = Field(description="the step taken: point after − point before")
+    update: ByName = Field(
+        description="the move made: point after − point before, in float64 (a computed step below a "
+        "parameter's spacing is lost to rounding: 0 there)"
+    )
     angle_to_negative_gradient: Number = Field(
         description="degrees between the update and −gradient; null if either is 0"
     )
     loss_went_up: bool = Field(description="the loss after is above the loss before")
+    lost_to_rounding: list[str] = optional(
+        description="only when some parameter's computed step was not 0 but it did not move"
+    )
 
 
 class MomentumStep(GradientStep):
@@ -451,6 +462,37 @@ class ShrinkingRow(BaseModel):
     actual: Number = Field(description="the change of f")
     gap: Number = Field(description="actual − predicted")
     gap_over_lr_squared: Number = Field(description="gap / η²: settles to a constant as η shrinks")
+    inside_domain: bool = Field(description="false: the step leaves f's domain (actual, gap and ratio null)")
+
+
+class Resolution(BaseModel):
+    """How far float64 resolves the changes of f at the point."""
+
+    loss_spacing: Number = Field(description="the gap between float64 numbers at f(x)")
+    high_precision: bool = Field(
+        description="the learner's step and its halvings were computed at 50 significant digits"
+    )
+    precise_search: bool = Field(description="the bound and the best η were found at 50 digits too")
+    change_noise: Number = Field(description="the rounding a reported change may carry")
+    float64_actual_change: Number = Field(description="the learner's step in float64, as the trials see it")
+
+
+class Descent(BaseModel):
+    direction: ByName = Field(description="a unit direction that lowers f")
+    curvature: Number = Field(
+        description="its eigenvalue (0: terms beyond second order lower f; null: an axis)"
+    )
+    step: float = Field(description="the length of the move shown")
+    change: Number = Field(description="f(p + step·direction) − f(p)")
+
+
+class Stationary(BaseModel):
+    """A point where every partial is 0, classified from the Hessian."""
+
+    kind: StationaryKind
+    eigenvalues: list[Number] = Field(description="the Hessian's, ascending")
+    eigenvectors: list[ByName] = Field(description="one unit direction per eigenvalue")
+    descent: Descent | None = Field(description="a move that lowers f, shown on f itself; null if none")
 
 
 class Analysis(BaseModel):
@@ -468,16 +510,20 @@ class Analysis(BaseModel):
         description="the first η > 0 at which the step no longer lowers f; null if none was found"
     )
     max_decreasing_reason: str = Field(description="how it was found, or why it is null")
+    taylor_applies: bool = Field(description="false at a kink: f is not differentiable there")
     quadratic_estimate: Number = Field(description="2gᵀg/gᵀHg; null when gᵀHg ≤ 0")
     best_learning_rate: Number = Field(description="the η that lowers f most along −g; null if none")
     best_change: Number
+    best_reason: str = Field(description="where the best η is, or why there is none")
     search_range: list[float] = Field(min_length=2, max_length=2, description="the η searched, low and high")
     shrinking: list[ShrinkingRow] = Field(description="at η, η/2, η/4, η/8")
     verdict: Verdict = Field(description="what the step does to f")
     guaranteed_below: Number = Field(description="the same as max_decreasing_learning_rate")
+    resolution: Resolution
+    stationary: Stationary | None = Field(description="when the gradient is 0: what kind of point it is")
 
 
-class UndefinedNode(BaseModel):
+class NodeAt(BaseModel):
     id: int
     label: str = Field(description="the sub-expression, as the learner wrote it")
     inputs: list[Number] = Field(description="the values it was given")
@@ -486,9 +532,11 @@ class UndefinedNode(BaseModel):
 class SpecialCase(BaseModel):
     kind: SpecialCaseKind
     message: str = Field(description="the situation in a sentence")
-    node: UndefinedNode | None = optional(
-        description="undefined: the first operation with no finite real value although its inputs have one"
+    node: NodeAt | None = optional(
+        description="undefined: the first operation with no finite real value although its inputs have "
+        "one (null when none is found); kink: the operation on its corner"
     )
+    classification: StationaryKind = optional(description="stationary: what kind of point it is")
     row: int | None = optional(description="undefined, with data: the first data row where f has no value")
 
 
