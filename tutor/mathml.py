@@ -1,6 +1,6 @@
 """f and its partial derivatives as presentation MathML, which browsers render without JavaScript.
 
-The SymPy expressions come only from the engine's parser and its compiled partials, never from the
+The expressions come only from the engine's parser and its symbolic partials, never from the
 learner's raw text, so the markup holds nothing but what SymPy's printer writes: symbol names the parser
 has checked (ASCII identifiers), numbers and operators. That is why pages may mark it safe.
 
@@ -17,7 +17,7 @@ from sympy.printing.mathml import mathml
 
 from tutor.config import Limits
 from tutor.engine import parse_expression
-from tutor.engine.compiled import compile_parsed
+from tutor.engine.symbolic import differentiate, to_sympy
 
 
 def to_mathml(expr: sp.Expr) -> str:
@@ -28,8 +28,7 @@ def to_mathml(expr: sp.Expr) -> str:
 def formulas(expression: str, parameters: tuple[str, ...], limits: Limits | None = None) -> dict[str, str]:
     """``{"f": <math>, name: <math> of ∂f/∂name, ...}`` for each updated parameter."""
     parsed = parse_expression(expression, limits or Limits())
-    compiled = compile_parsed(parsed)
-    result = {"f": to_mathml(parsed.expr)}
+    result = {"f": to_mathml(to_sympy(parsed.symbolic))}
     for name in parameters:
-        result[name] = to_mathml(compiled.partials[compiled.names.index(name)])
+        result[name] = to_mathml(to_sympy(differentiate(parsed.symbolic, name)))
     return result

@@ -140,8 +140,11 @@ def test_the_sandbox_refuses_what_needs_too_much_memory():
     analyzer = Analyzer(Limits(worker_memory_mb=64), context="fork")
     try:
         with pytest.raises(TooExpensive):
-            # An expression no earlier test compiled: a forked worker inherits the parent's cache.
-            analyzer.answer(Question("tanh(q1)*q2 + sin(q3*q1)", {"q1": 1, "q2": 2, "q3": 3}, 0.1))
+            # An expression no earlier test compiled (a forked worker inherits the parent's cache),
+            # whose line search evaluates 16 symbols at a few thousand learning rates at once.
+            names = [f"q{i}" for i in range(16)]
+            expression = " + ".join(f"{n}**2" for n in names)
+            analyzer.answer(Question(expression, {n: 0.5 for n in names}, 0.1))
     finally:
         analyzer.close()
 

@@ -19,6 +19,7 @@ from tutor.engine.numbers import fmt, strict_json
 from tutor.engine.parse import Parsed, parse_expression
 from tutor.engine.problem import Problem
 from tutor.engine.question import BASIC_METHODS, Question, check_question, question_from_text
+from tutor.engine.symbolic import partials
 from tutor.engine.trials import TRIALS
 
 __all__ = [
@@ -44,7 +45,6 @@ def _answer(question: Question, limits: Limits) -> dict:
     parsed = parse_expression(question.expression, limits)
     checked = check_question(question, parsed, limits)
     problem = Problem.from_checked(checked)
-    compiled = problem.compiled
 
     loss, gradient = problem.loss_and_gradient(problem.start)
     # With data the graph is drawn for one example, the first row: the mean over all rows would be
@@ -57,6 +57,7 @@ def _answer(question: Question, limits: Limits) -> dict:
     index = problem.parameter_index
     defined = math.isfinite(loss) and bool(np.all(np.isfinite(gradient[index])))
     hessian = problem.hessian(problem.start) if defined else None
+    formulas = partials(parsed.symbolic, checked.parameters)
 
     document = {
         "engine_version": __version__,
@@ -79,10 +80,8 @@ def _answer(question: Question, limits: Limits) -> dict:
         "loss": loss,
         "gradient": problem.gradient_of(gradient),
         "gradient_norm": float(np.linalg.norm(gradient[index])),
-        "partials": {name: compiled.partials_text[compiled.names.index(name)] for name in checked.parameters},
-        "partials_latex": {
-            name: compiled.partials_latex[compiled.names.index(name)] for name in checked.parameters
-        },
+        "partials": formulas.text,
+        "partials_latex": formulas.latex,
         "hessian": hessian.tolist() if hessian is not None else None,
         "graph_row": graph_row,
         "graph": {
@@ -103,6 +102,8 @@ def _answer(question: Question, limits: Limits) -> dict:
         "analysis": analyse_first_step(problem, loss, gradient, hessian) if defined else None,
     }
     document["special_cases"] = special_cases(document, graph, defined, problem)
+    if formulas.note:
+        document["special_cases"].append({"kind": "formulas_omitted", "message": formulas.note})
     document = strict_json(document)
     document["explanation"] = explain(document)
     return document

@@ -161,7 +161,9 @@ def analyse_first_step(
         # The off-diagonal part on its own, not the whole minus the diagonal: with one parameter it is
         # 0 even when the diagonal part overflows (infinity minus infinity would be NaN).
         interplay = float(g @ (hessian - np.diag(diagonal)) @ g)
-        curvature = own + interplay
+        # gᵀHg as f's second derivative along g itself (one Hessian-vector product), not the sum of
+        # the parts, where rounding in own and interplay does not cancel.
+        curvature = problem.curvature(problem.start, g)
         second = 0.5 * lr**2 * curvature
         second_own = 0.5 * lr**2 * own
         second_interplay = 0.5 * lr**2 * interplay

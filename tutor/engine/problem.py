@@ -73,7 +73,7 @@ class Problem:
             args[i] = column
         return args
 
-    # The loss, its gradient and Hessian at ``values`` (every symbol, as ``start``); with data, means
+    # The loss and its gradient at ``values`` (every symbol, as ``start``); with data, means
     # over the rows (all of them unless ``rows`` picks some).
 
     def loss(self, values: np.ndarray, rows: Rows = None) -> float:
@@ -97,9 +97,37 @@ class Problem:
             return self.compiled.loss_along(columns)
         return np.mean(self.compiled.loss_at(self._args(columns, None)), axis=-1)
 
+    # Second order, over the parameters: forward-over-reverse through the generated code.
+
+    def hessian_vector(self, values: np.ndarray, direction: np.ndarray) -> np.ndarray:
+        """H·d over the parameters, without forming H: ``direction`` and the result are over the
+        parameters, in their order (the data and fixed symbols do not move)."""
+        return self._hessian_times(values, self._tangents(direction))
+
+    def curvature(self, values: np.ndarray, direction: np.ndarray) -> float:
+        """dᵀHd over the parameters: f's second derivative along d (without forming H)."""
+        direction = np.asarray(direction, dtype=float)
+        return float(direction @ self.hessian_vector(values, direction))
+
     def hessian(self, values: np.ndarray) -> np.ndarray:
-        """Over the parameters only, in their order."""
-        rows = tuple(int(i) for i in self.parameter_index)
+        """Over the parameters only, in their order: H times each unit vector, in one vectorised pass."""
+        n = len(self.parameter_index)
+        return self._hessian_times(values, self._tangents(np.eye(n), stacked=True))
+
+    def _tangents(self, direction: np.ndarray, stacked: bool = False) -> list[object]:
+        """One tangent per symbol: the direction's entries at the parameters, 0 elsewhere. ``stacked``
+        directions (one per row) get their own leading axis, broadcast against any data rows."""
+        tangents: list[object] = [0.0] * len(self.start)
+        for k, i in enumerate(self.parameter_index):
+            column = direction[:, k] if stacked else direction[k]
+            tangents[i] = column[:, None] if stacked and self.data is not None else column
+        return tangents
+
+    def _hessian_times(self, values: np.ndarray, tangents: list[object]) -> np.ndarray:
         if self.data is None:
-            return self.compiled.hessian(values, rows)
-        return np.mean(self.compiled.hessian_at(self._args(values, None), rows), axis=-1)
+            args: list[object] = list(values)
+        else:
+            args = self._args(values, None)
+        _, _, product = self.compiled.hessian_vector_at(args, tangents)
+        product = product[self.parameter_index]
+        return np.mean(product, axis=-1) if self.data is not None else product
