@@ -122,6 +122,7 @@ class Formulas:
     note: str | None
 
 
+@lru_cache(maxsize=4096)
 def latex_name(name: str) -> str:
     """A symbol's name in LaTeX as SymPy writes it (w_in_1 is w_{in 1}, alpha is \\alpha)."""
     return sp.latex(sp.Symbol(name))
