@@ -12,6 +12,7 @@ import numpy as np
 from tutor import __version__
 from tutor.config import Limits
 from tutor.engine.analysis import analyse_first_step
+from tutor.engine.cost import check_cost
 from tutor.engine.errors import InputError, TooExpensive
 from tutor.engine.explain import explain
 from tutor.engine.graph import Graph, build_graph
@@ -44,6 +45,7 @@ def answer(question: Question, limits: Limits | None = None) -> dict:
 def _answer(question: Question, limits: Limits) -> dict:
     parsed = parse_expression(question.expression, limits)
     checked = check_question(question, parsed, limits)
+    check_cost(checked, limits)
     problem = Problem.from_checked(checked)
 
     loss, gradient = problem.loss_and_gradient(problem.start)
