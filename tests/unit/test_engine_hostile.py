@@ -50,7 +50,7 @@ EXPENSIVE = [
     "exp(" * 60 + "x" + ")" * 60,
     "+".join(["x"] * 400),
     "x" * 600,
-    "+".join(f"a{i}" for i in range(70)),
+    "+".join(f"a{i}" for i in range(130)),
 ]
 
 
