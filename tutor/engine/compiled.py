@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from threading import Lock
 
 import numpy as np
@@ -37,6 +37,9 @@ class Functions:
     value: Callable[..., object]
     value_and_gradient: Callable[..., tuple]
     hessian_vector: Callable[..., tuple]
+    # Over many points given as rows of plain floats: the sums of f (and of the gradient).
+    value_sum: Callable[[list[list[float]]], float]
+    value_and_gradient_sum: Callable[[list[list[float]]], tuple]
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,9 +67,21 @@ class Compiled:
     def loss_rows(self, matrix: np.ndarray) -> np.ndarray:
         return np.array([self._value(row) for row in matrix.tolist()], dtype=float)
 
-    def loss_and_gradient_rows(self, matrix: np.ndarray) -> np.ndarray:
-        """One row per point: f, then the gradient over every symbol."""
-        return np.array([self._value_and_gradient(row) for row in matrix.tolist()], dtype=float)
+    def mean_loss_rows(self, matrix: np.ndarray) -> float:
+        rows = matrix.tolist()
+        try:
+            return self.scalar.value_sum(rows) / len(rows)
+        except FLOAT_EXCEPTIONS:
+            return float(np.mean(self.loss_rows(matrix)))
+
+    def mean_loss_and_gradient_rows(self, matrix: np.ndarray) -> tuple[float, np.ndarray]:
+        """The means over the points of f and of its gradient."""
+        rows = matrix.tolist()
+        try:
+            sums = np.array(self.scalar.value_and_gradient_sum(rows), dtype=float) / len(rows)
+        except FLOAT_EXCEPTIONS:
+            sums = np.mean([self._value_and_gradient(row) for row in rows], axis=0)
+        return float(sums[0]), sums[1:]
 
     def _value(self, args: list[float]) -> float:
         try:
@@ -154,9 +169,7 @@ def compile_tree(tree: Node, names: tuple[str, ...], canonical: str) -> Compiled
     for helpers in (SCALAR, ARRAY):
         namespace = dict(helpers)
         exec(code, namespace)  # noqa: S102 - source generated from the checked tree, no learner text
-        namespaces.append(
-            Functions(namespace["value"], namespace["value_and_gradient"], namespace["hessian_vector"])
-        )
+        namespaces.append(Functions(*(namespace[field.name] for field in fields(Functions))))
     compiled = Compiled(names, source, *namespaces)
     with _cache_lock:
         _cache[key] = compiled
@@ -239,7 +252,8 @@ def _steps(tree: Node, names: tuple[str, ...]) -> tuple[list[_Step], str]:
 
 
 def generate(tree: Node, names: tuple[str, ...]) -> str:
-    """Python source of value(a0, ...), value_and_gradient(a0, ...) and hessian_vector(a0, ..., d0, ...)."""
+    """Python source of value(a0, ...), value_and_gradient(a0, ...), hessian_vector(a0, ..., ta0, ...),
+    and value_sum(rows), value_and_gradient_sum(rows) over rows of points."""
     steps, output = _steps(tree, names)
     arguments = [f"a{i}" for i in range(len(names))]
     tangent_arguments = [f"ta{i}" for i in range(len(names))]
@@ -250,14 +264,37 @@ def generate(tree: Node, names: tuple[str, ...]) -> str:
 
     gradient = [f"def value_and_gradient({', '.join(arguments)}):", *forward]
     gradient += _reverse(steps, n, output, second_order=False)
-    gradient += [f"    return {output}, {', '.join(f'G{i}' for i in range(n))}", ""]
+    returned = [f"    return {output}, {', '.join(f'G{i}' for i in range(n))}", ""]
+
+    # The same bodies in a loop over points, summing as they go (no call per point).
+    value_sum = [
+        "def value_sum(rows):",
+        "    total = 0.0",
+        f"    for {', '.join(arguments)}, in rows:",
+        *("    " + line for line in forward),
+        f"        total += {output}",
+        "    return total",
+        "",
+    ]
+    sums = ["total"] + [f"S{i}" for i in range(n)]
+    gradient_sum = [
+        "def value_and_gradient_sum(rows):",
+        f"    {' = '.join(sums)} = 0.0",
+        f"    for {', '.join(arguments)}, in rows:",
+        *("    " + line for line in gradient[1:]),
+        f"        total += {output}",
+        *(f"        S{i} += G{i}" for i in range(n)),
+        f"    return {', '.join(sums)}",
+        "",
+    ]
 
     hessian = [f"def hessian_vector({', '.join(arguments + tangent_arguments)}):"]
     hessian += _forward_with_tangents(steps)
     hessian += _reverse(steps, n, output, second_order=True)
     results = [f"G{i}" for i in range(n)] + [f"H{i}" for i in range(n)]
     hessian += [f"    return {output}, {', '.join(results)}", ""]
-    return "\n".join(value + gradient + hessian)
+    gradient_function = gradient + returned
+    return "\n".join(value + gradient_function + hessian + value_sum + gradient_sum)
 
 
 def _slope_refs(step: _Step) -> list[str]:

@@ -83,7 +83,9 @@ class Problem:
     def loss(self, values: np.ndarray, rows: Rows = None) -> float:
         if self.data is None:
             return self.compiled.loss(values)
-        return float(np.mean(self.row_losses(values, rows)))
+        if self._row_by_row(rows):
+            return self.compiled.mean_loss_rows(self._points(values, rows))
+        return float(np.mean(self.compiled.loss_at(self._args(values, rows))))
 
     def row_losses(self, values: np.ndarray, rows: Rows = None) -> np.ndarray:
         """f for each data row on its own."""
@@ -95,8 +97,7 @@ class Problem:
         if self.data is None:
             return self.compiled.loss_and_gradient(values)
         if self._row_by_row(rows):
-            means = np.mean(self.compiled.loss_and_gradient_rows(self._points(values, rows)), axis=0)
-            return float(means[0]), means[1:]
+            return self.compiled.mean_loss_and_gradient_rows(self._points(values, rows))
         loss, gradient = self.compiled.loss_and_gradient_at(self._args(values, rows))
         return float(np.mean(loss)), np.mean(gradient, axis=-1)
 
