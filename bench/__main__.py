@@ -34,20 +34,23 @@ def main() -> None:
     results: dict = {"machine": machine()}
     results["engine"] = engine.run(CASES)
     baseline = torch_baseline.run(CASES)
-    rows = [["case", "params", "cold ms", "warm ms", "torch eager ms", "torch / warm"]]
+    rows = [["case", "params", "rows", "methods", "cold ms", "warm ms", "cold / warm", "torch eager ms"]]
     for name, r in results["engine"].items():
         r.update(baseline[name])
+        torch_ms = r["torch_eager_ms"]
         rows.append(
             [
                 name,
                 str(r["parameters"]),
+                str(r["data_rows"]),
+                str(len(r["methods"])),
                 f"{r['cold_ms']:.1f}",
                 f"{r['warm_ms']:.2f}",
-                f"{r['torch_eager_ms']:.1f}",
-                f"{r['torch_eager_ms'] / r['warm_ms']:.1f}x",
+                f"{r['cold_over_warm']:.2f}",
+                "n/a" if torch_ms is None else f"{torch_ms:.1f}",
             ]
         )
-    print("Engine, 100 steps of simultaneous and sequential, median of repeats\n")
+    print("Engine, 100 steps of each method, medians of cold and warm interleaved\n")
     print(table(rows))
     print("\nWarm phases (ms)\n")
     phase_names = list(next(iter(results["engine"].values()))["warm_phases_ms"])
@@ -67,7 +70,7 @@ def main() -> None:
     for steps, r in results["growth"]["steps"].items():
         rows.append([str(steps), f"{r['total_ms']:.2f}", f"{r['per_step_us']:.1f}"])
     print(table(rows))
-    print("\nGrowth: linear model, 100 steps, parameters 2 -> 24\n")
+    print("\nGrowth: linear model, 100 steps, parameters 2 -> 96\n")
     rows = [["parameters", "warm ms"]]
     for n, r in results["growth"]["parameters"].items():
         rows.append([str(n), f"{r['warm_ms']:.2f}"])
@@ -79,6 +82,15 @@ def main() -> None:
         results["service"] = service.run()
         print("\nService: POST /api/v1/cases under gunicorn on loopback\n")
         print(service.format_table(results["service"]))
+        # The round trip (one client, HTTP, the engine and the database write) against a notebook's
+        # PyTorch eager run of the same trials, measured in this same run.
+        torch_ms = results["engine"]["neuron"]["torch_eager_ms"]
+        for database in ("sqlite", "postgresql"):
+            round_trip = results["service"][f"{database}/repeated, 1 client"]["p50_ms"]
+            results["service"][f"{database}/round trip over torch eager"] = round_trip / torch_ms
+            print(
+                f"{database}: round trip p50 {round_trip:.1f} ms = {round_trip / torch_ms:.2f}x torch eager"
+            )
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

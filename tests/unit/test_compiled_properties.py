@@ -304,3 +304,19 @@ def test_generated_code_holds_no_learner_text():
     source = compile_parsed(parsed).source
     for name in parsed.symbols:
         assert name not in source
+
+
+def test_a_formula_too_long_to_read_is_left_out_with_a_note_and_its_value_kept():
+    # ∂/∂x of a product of 40 factors with x in each is a sum of 40 products of 40 factors.
+    expression = "y*" + "*".join(f"tanh(x + {i})" for i in range(1, 41))
+    document = answer(Question(expression, {"x": 0.5, "y": 2.0}, 0.01))
+    assert document["partials"]["x"] is None and document["partials_latex"]["x"] is None
+    assert document["partials"]["y"].count("tanh") == 40  # the product itself is short enough
+    notes = [case for case in document["special_cases"] if case["kind"] == "formulas_omitted"]
+    assert len(notes) == 1 and "∂f/∂x" in notes[0]["message"] and "∂f/∂y" not in notes[0]["message"]
+    # The numbers do not depend on the formulas: ∂f/∂x = f·Σ (1 - tanh²)/tanh, in closed form.
+    factors = [math.tanh(0.5 + i) for i in range(1, 41)]
+    f = 2.0 * math.prod(factors)
+    expected = f * sum((1 - t * t) / t for t in factors)
+    assert document["gradient"]["x"] == pytest.approx(expected, rel=1e-12)
+    assert "∂f/∂x = " in document["explanation"]["text"]

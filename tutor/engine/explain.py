@@ -214,7 +214,14 @@ def _forward_backward(document: dict) -> list[Block]:
     names = list(gradient)
     for name in names[:MAX_PARTIAL_BLOCKS]:
         value = fmt(gradient[name])
-        if row is None:
+        if partials[name] is None:  # a formula too long to show (see special_cases): its value only
+            blocks.append(
+                Math(
+                    f"\\frac{{\\partial f}}{{\\partial {_latex_name(name)}}} = {value}",
+                    f"∂f/∂{name} = {value}",
+                )
+            )
+        elif row is None:
             blocks.append(
                 Math(
                     f"\\frac{{\\partial f}}{{\\partial {_latex_name(name)}}} = {latex[name]} = {value}",
@@ -233,7 +240,7 @@ def _forward_backward(document: dict) -> list[Block]:
         blocks.append(
             Table(
                 ("parameter", "∂f/∂parameter", "value"),
-                tuple((code(n), code(partials[n]), fmt(gradient[n])) for n in names),
+                tuple((code(n), code(partials[n] or "(not shown)"), fmt(gradient[n])) for n in names),
             )
         )
     return blocks
@@ -319,7 +326,9 @@ def _slopes_interact(document: dict) -> bool:
     yet ∂f/∂y = 2x²y changes as soon as x moves.)"""
     parameters = set(document["parameters"])
     return any(
-        parameters & (set(re.findall(r"[A-Za-z_]\w*", document["partials"][name])) - {name})
+        # A formula left out (too long) may name any parameter.
+        parameters
+        & (set(re.findall(r"[A-Za-z_]\w*", document["partials"][name] or " ".join(parameters))) - {name})
         for name in parameters
     )
 

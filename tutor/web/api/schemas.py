@@ -133,7 +133,7 @@ class CaseOut(BaseModel):
     loss: float | None
     gradient: dict[str, float | None]
     gradient_norm: float | None
-    partials: dict[str, str]
+    partials: dict[str, str | None]
     hessian: list[list[float | None]] | None
     graph: dict[str, Any]
     trials: list[dict[str, Any]]
