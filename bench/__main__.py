@@ -70,7 +70,7 @@ def main() -> None:
     for steps, r in results["growth"]["steps"].items():
         rows.append([str(steps), f"{r['total_ms']:.2f}", f"{r['per_step_us']:.1f}"])
     print(table(rows))
-    print("\nGrowth: linear model, 100 steps, parameters 2 -> 96\n")
+    print("\nGrowth: linear model, 100 steps, parameters 2 -> 64\n")
     rows = [["parameters", "warm ms"]]
     for n, r in results["growth"]["parameters"].items():
         rows.append([str(n), f"{r['warm_ms']:.2f}"])

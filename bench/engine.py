@@ -97,14 +97,14 @@ def total(question: Question, repeats: int) -> float:
 
 
 def growth(question: Question) -> dict:
-    """Cost per step as steps grow 1 -> 1000, and total cost as parameters grow 2 -> 96."""
+    """Cost per step as steps grow 1 -> 1000, and total cost as parameters grow 2 -> 64."""
     by_steps = {}
     answer(question)
     for steps in (1, 10, 100, 1000):
         seconds = total(replace(question, steps=steps), 5)
         by_steps[steps] = {"total_ms": seconds * 1e3, "per_step_us": seconds / steps * 1e6}
     by_parameters = {}
-    for n in (2, 8, 24, 48, 96):
+    for n in (2, 8, 16, 32, 64):
         names = [f"w{i}" for i in range(n)]
         expression = "(" + " + ".join(f"{w}*x{i}" for i, w in enumerate(names)) + " - 1)**2"
         point = {w: 0.1 for w in names} | {f"x{i}": 1.0 / (i + 1) for i in range(n)}

@@ -320,3 +320,38 @@ def test_a_formula_too_long_to_read_is_left_out_with_a_note_and_its_value_kept()
     expected = f * sum((1 - t * t) / t for t in factors)
     assert document["gradient"]["x"] == pytest.approx(expected, rel=1e-12)
     assert "∂f/∂x = " in document["explanation"]["text"]
+
+
+def _nodes(node: Node):
+    yield node
+    for child in node.children:
+        yield from _nodes(child)
+
+
+def _python_nodes(node):
+    import ast
+
+    yield node
+    children = {
+        ast.BinOp: lambda n: [n.left, n.right],
+        ast.UnaryOp: lambda n: [n.operand],
+        ast.Call: lambda n: n.args,
+    }
+    for child in children.get(type(node), lambda n: [])(node):
+        yield from _python_nodes(child)
+
+
+@settings(max_examples=150, deadline=None)
+@given(expression=any_expressions())
+def test_each_nodes_text_is_what_ast_unparse_writes(expression):
+    # The parser writes each node's text from its children's (linear in the expression's size); the
+    # graph's labels and the refusals show it, so it must be exactly Python's own unparsing.
+    import ast
+
+    try:
+        parsed = parse_expression(expression)
+    except Exception:  # noqa: BLE001 - constant or undefined-everywhere expressions are refused
+        assume(False)
+    python = ast.parse(expression, mode="eval").body
+    for node, python_node in zip(_nodes(parsed.tree), _python_nodes(python), strict=True):
+        assert node.text == ast.unparse(python_node)

@@ -183,11 +183,10 @@ class _Builder:
     def build(self, node: ast.AST, depth: int) -> Node:
         if depth > self.limits.max_depth:
             raise self.refuse(f"the expression is nested more than {self.limits.max_depth} levels deep", node)
-        text = ast.unparse(node)
         column = self.column(node)
         if isinstance(node, ast.Constant):
             value = self.number(node)
-            return Node("const", value=value, text=text, column=column, constant=float(value))
+            return Node("const", value=value, text=ast.unparse(node), column=column, constant=float(value))
         if isinstance(node, ast.Name):
             name = check_name(node.id, self.limits, "expression", column)
             return Node("input", name=name, text=name, column=column)
@@ -199,15 +198,16 @@ class _Builder:
             op = _BINARY[type(node.op)]
             if op == "pow":
                 self.check_power(right, node)
-            return self.bounded(op, (left, right), text, node)
+            return self.bounded(op, (left, right), _unparsed(op, (left, right)), node)
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
             operand = self.build(node.operand, depth + 1)
-            return self.bounded(_UNARY[type(node.op)], (operand,), text, node)
+            op = _UNARY[type(node.op)]
+            return self.bounded(op, (operand,), _unparsed(op, (operand,)), node)
         if isinstance(node, ast.Call):
-            return self.call(node, depth, text, column)
+            return self.call(node, depth, column)
         raise self.refuse(f"'{_describe(node)}' is not allowed in a formula", node)
 
-    def call(self, node: ast.Call, depth: int, text: str, column: int) -> Node:
+    def call(self, node: ast.Call, depth: int, column: int) -> Node:
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             what = node.func.id if isinstance(node.func, ast.Name) else _describe(node.func)
             known = ", ".join(sorted(FUNCTIONS))
@@ -221,7 +221,7 @@ class _Builder:
                 f"{function.name}() takes {function.arity} argument{plural}, not {len(node.args)}", node
             )
         args = tuple(self.build(arg, depth + 1) for arg in node.args)
-        return self.bounded(function.name, args, text, node)
+        return self.bounded(function.name, args, _unparsed(function.name, args), node)
 
     def number(self, node: ast.Constant) -> Fraction:
         value = node.value
@@ -259,6 +259,34 @@ class _Builder:
 
 
 _CHAINS = ({ast.Add, ast.Sub}, {ast.Mult, ast.Div})
+# ast.unparse's spacing and Python's precedence (higher binds tighter; names, numbers and calls bind
+# tightest), for writing each node's text from its children's as the tree is built. ast.unparse on
+# every node would write each sub-expression once per enclosing node: quadratic in a long sum.
+_UNPARSED = {"add": " + ", "sub": " - ", "mul": " * ", "div": " / ", "pow": " ** ", "neg": "-", "pos": "+"}
+
+
+def _binding(node: Node) -> int:
+    return _PRECEDENCE.get(node.op, 6)
+
+
+def _unparsed(op: str, children: tuple[Node, ...]) -> str:
+    """The text ast.unparse writes for an operation, from its children's texts."""
+    if op not in _UNPARSED:
+        return f"{op}({', '.join(child.text for child in children)})"
+    precedence = _PRECEDENCE[op]
+    if len(children) == 1:
+        (operand,) = children
+        return _UNPARSED[op] + _parenthesised(operand.text, _binding(operand) < precedence)
+    left, right = children
+    if op == "pow":  # right-associative
+        wrap_left, wrap_right = _binding(left) <= precedence, _binding(right) < precedence
+    else:
+        wrap_left, wrap_right = _binding(left) < precedence, _binding(right) <= precedence
+    return _parenthesised(left.text, wrap_left) + _UNPARSED[op] + _parenthesised(right.text, wrap_right)
+
+
+def _parenthesised(text: str, parentheses: bool) -> str:
+    return f"({text})" if parentheses else text
 
 
 def _same_chain(parent: ast.BinOp, child: ast.AST) -> bool:

@@ -22,6 +22,9 @@ Rows = Sequence[int] | np.ndarray | None
 # Up to this many data rows, each row is evaluated on its own in plain floats (about 60 ns per
 # operation) rather than all at once in NumPy (about a microsecond per operation, then a few ns a row).
 ROW_BY_ROW = 24
+# The most points × rows evaluated in one vectorised call: the generated code keeps one array of that
+# size per operation alive, so 65536 (512 kB an array) bounds a 1000-operation graph near 0.5 GB.
+CHUNK_ELEMENTS = 65536
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,14 @@ class Problem:
         """The loss at many points: ``columns`` has one row per symbol and one column per point."""
         if self.data is None:
             return self.compiled.loss_along(columns)
-        return np.mean(self.compiled.loss_at(self._args(columns, None)), axis=-1)
+        # Points × rows at once, in chunks: every operation keeps an array of that size alive.
+        size = max(1, CHUNK_ELEMENTS // self.rows)
+        return np.concatenate(
+            [
+                np.mean(self.compiled.loss_at(self._args(columns[:, first : first + size], None)), axis=-1)
+                for first in range(0, columns.shape[1], size)
+            ]
+        )
 
     # Second order, over the parameters: forward-over-reverse through the generated code.
 
@@ -132,9 +142,17 @@ class Problem:
         return float(direction @ self.hessian_vector(values, direction))
 
     def hessian(self, values: np.ndarray) -> np.ndarray:
-        """Over the parameters only, in their order: H times each unit vector, in one vectorised pass."""
+        """Over the parameters only, in their order: H times each unit vector, vectorised (in chunks of
+        directions, each direction × data rows at most CHUNK_ELEMENTS)."""
         n = len(self.parameter_index)
-        return self._hessian_times(values, self._tangents(np.eye(n), stacked=True))
+        size = max(1, CHUNK_ELEMENTS // max(self.rows, 1))
+        return np.concatenate(
+            [
+                self._hessian_times(values, self._tangents(np.eye(n)[first : first + size], stacked=True))
+                for first in range(0, n, size)
+            ],
+            axis=1,
+        )
 
     def _tangents(self, direction: np.ndarray, stacked: bool = False) -> list[object]:
         """One tangent per symbol: the direction's entries at the parameters, 0 elsewhere. ``stacked``
