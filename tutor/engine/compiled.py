@@ -307,6 +307,18 @@ def _slope_refs(step: _Step) -> list[str]:
 _SIMPLE = re.compile(r"[A-Za-z_]\w*|-?[\d.]+(e[+-]?\d+)?|\(-[\d.]+(e[+-]?\d+)?\)")
 
 
+def _named_slopes(s: _Step, lines: list[str]) -> list[str]:
+    """Each argument's slope as the code refers to it: inline when a name or a number, else a line
+    ``s<step>_<argument> = ...`` added to ``lines``. A constant argument's slope is never needed."""
+    slopes = []
+    for j, slope in enumerate(_slope_refs(s)):
+        if s.tangents[j] is not None and not _is_simple(slope):
+            lines.append(f"    s{s.index}_{j} = {slope}")
+            slope = f"s{s.index}_{j}"
+        slopes.append(slope)
+    return slopes
+
+
 def _is_simple(expression: str) -> bool:
     """A name or a number: safe to repeat inline and to multiply without parentheses."""
     return _SIMPLE.fullmatch(expression) is not None
@@ -316,12 +328,7 @@ def _forward_with_tangents(steps: list[_Step]) -> list[str]:
     lines = []
     for s in steps:
         lines.append(f"    v{s.index} = {s.operation.value.format(*s.args)}")
-        slopes = []
-        for j, slope in enumerate(_slope_refs(s)):
-            if s.tangents[j] is not None and not _is_simple(slope):
-                lines.append(f"    s{s.index}_{j} = {slope}")
-                slope = f"s{s.index}_{j}"
-            slopes.append(slope)
+        slopes = _named_slopes(s, lines)
         terms = [
             _times(slope, tangent)
             for slope, tangent in zip(slopes, s.tangents, strict=True)
@@ -372,15 +379,7 @@ def _reverse(steps: list[_Step], n: int, output: str, second_order: bool) -> lis
     for s in reversed(steps):
         g = adjoint[s.index]
         h = tangent.get(s.index, "0.0")
-        if second_order:
-            slopes = s.slopes
-        else:
-            slopes = []
-            for j, slope in enumerate(_slope_refs(s)):
-                if s.tangents[j] is not None and not _is_simple(slope):
-                    lines.append(f"    s{s.index}_{j} = {slope}")
-                    slope = f"s{s.index}_{j}"
-                slopes.append(slope)
+        slopes = s.slopes if second_order else _named_slopes(s, lines)
         for j in range(s.operation.arity):
             if s.tangents[j] is None:
                 continue  # a constant: backprop sends it nothing
