@@ -29,6 +29,10 @@ def machine() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--skip-service", action="store_true", help="only the engine benchmarks")
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions per answer with callgrind"
+    )
+    parser.add_argument("--baseline", metavar="REF", help="with --instructions: count a git revision too")
     args = parser.parse_args()
 
     results: dict = {"machine": machine()}
@@ -91,6 +95,25 @@ def main() -> None:
             print(
                 f"{database}: round trip p50 {round_trip:.1f} ms = {round_trip / torch_ms:.2f}x torch eager"
             )
+
+    if args.instructions:
+        from bench import instructions
+
+        results["instructions"] = instructions.run(baseline=args.baseline)
+        print("\nInstructions per answer (callgrind, millions)\n")
+        rows = [["revision", "case", "cold", "warm", "cold / warm"]]
+        for revision, cases in results["instructions"].items():
+            for case, r in cases.items():
+                rows.append(
+                    [
+                        revision,
+                        case,
+                        f"{r['cold'] / 1e6:.1f}",
+                        f"{r['warm'] / 1e6:.1f}",
+                        f"{r['cold'] / r['warm']:.2f}",
+                    ]
+                )
+        print(table(rows))
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
