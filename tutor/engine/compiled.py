@@ -37,9 +37,6 @@ class Functions:
     value: Callable[..., object]
     value_and_gradient: Callable[..., tuple]
     hessian_vector: Callable[..., tuple]
-    # Over many points given as rows of plain floats: the sums of f (and of the gradient).
-    value_sum: Callable[[list[list[float]]], float]
-    value_and_gradient_sum: Callable[[list[list[float]]], tuple]
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,6 +47,19 @@ class Compiled:
     source: str  # the generated Python, kept for reading and profiling
     scalar: Functions
     array: Functions
+    # Over many points given as rows of plain floats: the sums of f and of the gradient. Only questions
+    # with data use them, so they are compiled on first use.
+    sums_source: str
+    _sums: dict[str, Callable[[list[list[float]]], object]] = field(default_factory=dict)
+
+    def _sum(self, name: str) -> Callable[[list[list[float]]], object]:
+        if not self._sums:
+            namespace = dict(SCALAR)
+            exec(compile(self.sums_source, "<compiled sums>", "exec"), namespace)  # noqa: S102 - generated
+            self._sums.update(
+                value_sum=namespace["value_sum"], value_and_gradient_sum=namespace["value_and_gradient_sum"]
+            )
+        return self._sums[name]
 
     # The scalar forms are what the trials call thousands of times: plain floats in, plain floats out.
 
@@ -70,7 +80,7 @@ class Compiled:
     def mean_loss_rows(self, matrix: np.ndarray) -> float:
         rows = matrix.tolist()
         try:
-            return self.scalar.value_sum(rows) / len(rows)
+            return self._sum("value_sum")(rows) / len(rows)
         except FLOAT_EXCEPTIONS:
             return float(np.mean(self.loss_rows(matrix)))
 
@@ -78,7 +88,7 @@ class Compiled:
         """The means over the points of f and of its gradient."""
         rows = matrix.tolist()
         try:
-            sums = np.array(self.scalar.value_and_gradient_sum(rows), dtype=float) / len(rows)
+            sums = np.array(self._sum("value_and_gradient_sum")(rows), dtype=float) / len(rows)
         except FLOAT_EXCEPTIONS:
             sums = np.mean([self._value_and_gradient(row) for row in rows], axis=0)
         return float(sums[0]), sums[1:]
@@ -124,7 +134,8 @@ class Compiled:
 
 
 def _shape(args: Sequence[object]) -> tuple[int, ...]:
-    return np.broadcast_shapes(*(np.shape(a) for a in args))
+    # The distinct shapes only: broadcast_shapes is slow with a hundred arguments, most of them ().
+    return np.broadcast_shapes(*{np.shape(a) for a in args})
 
 
 def _call(function: Callable[..., object], args: Sequence[object]) -> object:
@@ -163,14 +174,14 @@ def compile_tree(tree: Node, names: tuple[str, ...], canonical: str) -> Compiled
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    source = generate(tree, names)
+    source, sums_source = generate(tree, names)
     code = compile(source, "<compiled expression>", "exec")
     namespaces = []
     for helpers in (SCALAR, ARRAY):
         namespace = dict(helpers)
         exec(code, namespace)  # noqa: S102 - source generated from the checked tree, no learner text
         namespaces.append(Functions(*(namespace[field.name] for field in fields(Functions))))
-    compiled = Compiled(names, source, *namespaces)
+    compiled = Compiled(names, source, *namespaces, sums_source)
     with _cache_lock:
         _cache[key] = compiled
         while len(_cache) > CACHE_SIZE:
@@ -251,9 +262,9 @@ def _steps(tree: Node, names: tuple[str, ...]) -> tuple[list[_Step], str]:
     return steps, reference(tree)[0]
 
 
-def generate(tree: Node, names: tuple[str, ...]) -> str:
+def generate(tree: Node, names: tuple[str, ...]) -> tuple[str, str]:
     """Python source of value(a0, ...), value_and_gradient(a0, ...), hessian_vector(a0, ..., ta0, ...),
-    and value_sum(rows), value_and_gradient_sum(rows) over rows of points."""
+    and apart from them of value_sum(rows) and value_and_gradient_sum(rows) over rows of points."""
     steps, output = _steps(tree, names)
     arguments = [f"a{i}" for i in range(len(names))]
     tangent_arguments = [f"ta{i}" for i in range(len(names))]
@@ -294,7 +305,7 @@ def generate(tree: Node, names: tuple[str, ...]) -> str:
     results = [f"G{i}" for i in range(n)] + [f"H{i}" for i in range(n)]
     hessian += [f"    return {output}, {', '.join(results)}", ""]
     gradient_function = gradient + returned
-    return "\n".join(value + gradient_function + hessian + value_sum + gradient_sum)
+    return "\n".join(value + gradient_function + hessian), "\n".join(value_sum + gradient_sum)
 
 
 def _slope_refs(step: _Step) -> list[str]:
