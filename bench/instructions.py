@@ -1,7 +1,7 @@
 """Instructions per answer, cold and warm, counted by valgrind's callgrind: unlike times, instruction
 counts do not change when other programs share the machine, so their ratios compare reliably.
 
-Each count runs ``python -m bench.instructions CASE MODE N`` under callgrind: the engine warms up on the
+Each count runs this file (``python bench/instructions.py CASE MODE N``) under callgrind: the engine warms up on the
 case and on another expression (first use of every code path), then answers the case N more times,
 cold (every cache an expression fills is cleared first) or warm. Per answer: (count(N) − count(0)) / N.
 ``--baseline REF`` counts a git revision's engine the same way (its tree exported to a temporary folder

@@ -173,5 +173,6 @@ def partials(expr: se.Basic, names: tuple[str, ...]) -> Formulas:
 
 def to_sympy(expr: se.Basic) -> sp.Expr:
     """The same expression in SymPy (for SymPy's MathML printer); Heaviside becomes SymPy's."""
-    converted = sp.sympify(expr)
+    # SymEngine's own converter walks the object tree; no text is parsed (never sympify a string).
+    converted = expr._sympy_()
     return converted.replace(sp.Function("Heaviside"), sp.Heaviside)
