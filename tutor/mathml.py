@@ -17,7 +17,7 @@ from sympy.printing.mathml import mathml
 
 from tutor.config import Limits
 from tutor.engine import parse_expression
-from tutor.engine.symbolic import differentiate, to_sympy
+from tutor.engine.symbolic import differentiate, partials, to_sympy
 
 
 def to_mathml(expr: sp.Expr) -> str:
@@ -29,6 +29,10 @@ def formulas(expression: str, parameters: tuple[str, ...], limits: Limits | None
     """``{"f": <math>, name: <math> of ∂f/∂name, ...}`` for each updated parameter."""
     parsed = parse_expression(expression, limits or Limits())
     result = {"f": to_mathml(to_sympy(parsed.symbolic))}
+    shown = partials(parsed.symbolic, parameters).text
     for name in parameters:
-        result[name] = to_mathml(to_sympy(differentiate(parsed.symbolic, name)))
+        # A formula too long to read is left out here as in the document (its value is on the page).
+        result[name] = (
+            "" if shown[name] is None else to_mathml(to_sympy(differentiate(parsed.symbolic, name)))
+        )
     return result
