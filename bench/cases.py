@@ -23,6 +23,20 @@ def two_layer_network(hidden: int = 4, inputs: int = 3) -> Question:
     return Question(expression, point, 0.05, steps=100, fixed=tuple(f"x{i}" for i in range(inputs)))
 
 
+ALL_SIX = ("simultaneous", "sequential", "momentum", "nesterov", "adam", "rmsprop")
+
+
+def network_with_data(hidden: int = 4, inputs: int = 4, rows: int = 8) -> Question:
+    """The tanh network as the loss of one example, averaged over ``rows`` data rows, all six methods:
+    inputs*hidden + 2*hidden + 1 parameters (25 with the defaults)."""
+    network = two_layer_network(hidden, inputs)
+    expression = network.expression.replace(" - 1)**2", " - y)**2")
+    point = {name: value for name, value in network.point.items() if not name.startswith("x")}
+    data = {f"x{i}": [round(((k * (i + 3)) % 7) / 7 - 0.4, 3) for k in range(rows)] for i in range(inputs)}
+    data["y"] = [round(0.5 - ((k * 5) % 9) / 9, 3) for k in range(rows)]
+    return Question(expression, point, 0.05, steps=100, methods=ALL_SIX, data=data)
+
+
 CASES: dict[str, Question] = {
     "circuit": Question("(x+y)*z", {"x": -2, "y": 5, "z": -4}, 0.01, steps=100),
     "neuron": Question(
@@ -34,4 +48,5 @@ CASES: dict[str, Question] = {
     ),
     "rosenbrock": Question("(1-x)**2 + 100*(y-x**2)**2", {"x": -1.2, "y": 1}, 0.001, steps=100),
     "network": two_layer_network(),
+    "network, 8 data rows, 6 methods": network_with_data(),
 }

@@ -1,4 +1,9 @@
-"""The engine per case, split by phase, cold (new expression) and warm (compiled functions cached)."""
+"""The engine per case, split by phase, cold (new expression) and warm (compiled functions cached).
+
+Cold and warm are measured in the same run, interleaved, as medians of repeats, so their ratio holds on
+a busy machine where the absolute numbers do not. Cold clears every cache an expression fills: the
+compiled code, the printed formulas and the expression's LaTeX.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,23 @@ import time
 from dataclasses import replace
 
 from tutor.config import Limits
-from tutor.engine import Question, answer
+from tutor.engine import Question, answer, parse
+from tutor.engine import symbolic as formulas
 from tutor.engine.analysis import analyse_first_step
-from tutor.engine.compiled import _compile, _hessian_function, differentiate
+from tutor.engine.compiled import clear_cache, compile_parsed
 from tutor.engine.explain import explain
 from tutor.engine.graph import build_graph
-from tutor.engine.parse import _printed, parse_expression
+from tutor.engine.parse import parse_expression
 from tutor.engine.problem import Problem
 from tutor.engine.question import check_question
 from tutor.engine.trials import TRIALS
 
 
-def _clear_caches() -> None:
-    differentiate.cache_clear()
-    _compile.cache_clear()
-    _hessian_function.cache_clear()
-    _printed.cache_clear()
+def clear_caches() -> None:
+    clear_cache()
+    formulas.partials.cache_clear()
+    formulas.latex_name.cache_clear()
+    parse._latex.cache_clear()
 
 
 def phases(question: Question) -> dict[str, float]:
@@ -38,13 +44,13 @@ def phases(question: Question) -> dict[str, float]:
 
     parsed = timed("parse", parse_expression, question.expression, limits)
     checked = check_question(question, parsed, limits)
-    # Differentiating first fills its cache, so building the Problem then times the compiling alone
-    # (printing the partials as text and LaTeX, and lambdify with cse).
-    timed("differentiate", differentiate, parsed.expr, parsed.symbols)
-    problem = timed("compile", Problem.from_checked, checked)
-    loss, gradient = problem.compiled.loss_and_gradient(problem.start)
+    timed("compile", compile_parsed, parsed)
+    problem = Problem.from_checked(checked)
+    timed("formulas", formulas.partials, parsed.symbolic, checked.parameters)
+    loss, gradient = problem.loss_and_gradient(problem.start)
     hessian = timed("hessian", problem.hessian, problem.start)
-    timed("graph", build_graph, parsed.tree, checked.point)
+    point = dict(checked.point) | {name: values[0] for name, values in (checked.data or {}).items()}
+    timed("graph", build_graph, parsed.tree, point)
     timed("trials", lambda: [TRIALS[m](problem, question.steps) for m in checked.methods])
     timed("analysis", analyse_first_step, problem, loss, gradient, hessian)
     document = answer(question)
@@ -52,46 +58,53 @@ def phases(question: Question) -> dict[str, float]:
     return times
 
 
-def total(question: Question, repeats: int) -> float:
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        answer(question)
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+def _seconds(question: Question, cold: bool) -> float:
+    if cold:
+        clear_caches()
+    started = time.perf_counter()
+    answer(question)
+    return time.perf_counter() - started
 
 
-def run(cases: dict[str, Question], repeats: int = 20) -> dict:
+def run(cases: dict[str, Question], repeats: int = 15) -> dict:
     results = {}
     for name, question in cases.items():
-        _clear_caches()
+        answer(question)  # first use of every code path, not of this expression
+        cold_samples, warm_samples = [], []
+        for _ in range(repeats):
+            cold_samples.append(_seconds(question, cold=True))
+            warm_samples.append(_seconds(question, cold=False))
+        clear_caches()
         cold_phases = phases(question)
-        _clear_caches()
-        started = time.perf_counter()
-        answer(question)
-        cold = time.perf_counter() - started
-        answer(question)
         warm_phases = phases(question)
+        cold, warm = statistics.median(cold_samples), statistics.median(warm_samples)
         results[name] = {
             "parameters": len(question.point) - len(question.fixed),
+            "data_rows": len(next(iter(question.data.values()))) if question.data else 0,
+            "methods": list(question.methods),
             "steps": question.steps,
             "cold_ms": cold * 1e3,
-            "warm_ms": total(question, repeats) * 1e3,
+            "warm_ms": warm * 1e3,
+            "cold_over_warm": cold / warm,
             "cold_phases_ms": {k: v * 1e3 for k, v in cold_phases.items()},
             "warm_phases_ms": {k: v * 1e3 for k, v in warm_phases.items()},
         }
     return results
 
 
+def total(question: Question, repeats: int) -> float:
+    return statistics.median(_seconds(question, cold=False) for _ in range(repeats))
+
+
 def growth(question: Question) -> dict:
-    """Cost per step as steps grow 1 -> 1000, and total cost as parameters grow 2 -> 24."""
+    """Cost per step as steps grow 1 -> 1000, and total cost as parameters grow 2 -> 64."""
     by_steps = {}
     answer(question)
     for steps in (1, 10, 100, 1000):
         seconds = total(replace(question, steps=steps), 5)
         by_steps[steps] = {"total_ms": seconds * 1e3, "per_step_us": seconds / steps * 1e6}
     by_parameters = {}
-    for n in (2, 4, 8, 16, 24):
+    for n in (2, 8, 16, 32, 64):
         names = [f"w{i}" for i in range(n)]
         expression = "(" + " + ".join(f"{w}*x{i}" for i, w in enumerate(names)) + " - 1)**2"
         point = {w: 0.1 for w in names} | {f"x{i}": 1.0 / (i + 1) for i in range(n)}

@@ -38,12 +38,12 @@ def _choice(env, name: str, allowed: tuple[str, ...], default: str) -> str:
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds checked before any SymPy call, and the hard limits of a worker process."""
+    """Bounds checked before any symbolic work, and the hard limits of a worker process."""
 
-    max_expression_length: int = 500
-    max_nodes: int = 200
+    max_expression_length: int = 4000
+    max_nodes: int = 1000
     max_depth: int = 24
-    max_symbols: int = 64
+    max_symbols: int = 128
     max_exponent: float = 64
     max_constant: float = 1e9
     max_name_length: int = 32
@@ -52,6 +52,9 @@ class Limits:
     max_learning_rate: float = 1e6
     max_abs_value: float = 1e9
     max_data_rows: int = 1000
+    # The work a question may ask for, estimated from its size before it runs (engine/cost.py), in
+    # seconds on the reference machine: kept well inside the time limit below.
+    max_work_seconds: float = 3.0
     # A worker that runs longer or grows larger than this is killed and the question refused.
     seconds_per_question: float = 10.0
     worker_memory_mb: int = 2048

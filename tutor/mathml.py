@@ -5,7 +5,7 @@ The markup is written by display's MathML printer from the engine's parsed tree,
 raw text: names the parser has checked (ASCII identifiers, escaped all the same), numbers and operators.
 That is why pages may mark it safe.
 
-Parsing builds SymPy objects and the chain rule of a large expression takes a while, so pages run
+Parsing (with its SymEngine checks) and the chain rule of a large expression take a while, so pages run
 ``formulas`` in the analysis workers (``Analyzer.run``), under the same time and memory limits as the
 question itself.
 """

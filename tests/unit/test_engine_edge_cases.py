@@ -171,7 +171,7 @@ def test_too_many_parts_points_where_the_limit_is_passed():
     # with the 51st x (2 + 4·49 = 198 < 200 < 202), which ends at column 2·50 + 1.
     text = "+".join(["x"] * 150)
     with pytest.raises(InputError, match="parts") as error:
-        parse_expression(text)
+        parse_expression(text, Limits(max_nodes=200))
     assert error.value.column == 101
 
 

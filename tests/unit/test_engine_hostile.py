@@ -50,7 +50,7 @@ EXPENSIVE = [
     "exp(" * 60 + "x" + ")" * 60,
     "+".join(["x"] * 400),
     "x" * 600,
-    "+".join(f"a{i}" for i in range(70)),
+    "+".join(f"a{i}" for i in range(130)),
 ]
 
 
@@ -140,8 +140,15 @@ def test_the_sandbox_refuses_what_needs_too_much_memory():
     analyzer = Analyzer(Limits(worker_memory_mb=64), context="fork")
     try:
         with pytest.raises(TooExpensive):
-            # An expression no earlier test compiled: a forked worker inherits the parent's cache.
-            analyzer.answer(Question("tanh(q1)*q2 + sin(q3*q1)", {"q1": 1, "q2": 2, "q3": 3}, 0.1))
+            # An expression no earlier test compiled (a forked worker inherits the parent's cache)
+            # whose line search evaluates 240 operations over 400 data rows at a time: each keeps an
+            # array of 512 kB alive, far more than the 64 MB address space has left.
+            names = [f"w{i}" for i in range(80)]
+            expression = "(" + " + ".join(f"tanh({n}*x)" for n in names) + " - y)**2"
+            data = {"x": [k / 400 for k in range(400)], "y": [1 - k / 400 for k in range(400)]}
+            analyzer.answer(
+                Question(expression, {n: 0.01 for n in names}, 0.1, methods=("simultaneous",), data=data)
+            )
     finally:
         analyzer.close()
 

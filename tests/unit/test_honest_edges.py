@@ -15,6 +15,7 @@ import sympy as sp
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 from support.strategies import expressions, points
+from support.sympy_oracle import to_sympy
 
 from tutor.engine import Question, answer, parse_expression
 from tutor.engine.explain import Math, Paragraph, Table, build_blocks
@@ -23,10 +24,11 @@ from tutor.engine.numbers import fmt
 
 
 def oracle(document: dict):
-    """φ(η) = f(p − ηg) − f(p) from SymPy's expression in mpmath at 50 digits; None where not real."""
+    """φ(η) = f(p − ηg) − f(p) from the tree rebuilt in SymPy in mpmath at 50 digits; None where not real."""
     parsed = parse_expression(document["input"]["expression"])
     names = parsed.symbols
-    f = sp.lambdify([sp.Symbol(n, real=True) for n in names], parsed.expr, modules="mpmath")
+    symbols = {n: sp.Symbol(n, real=True) for n in names}
+    f = sp.lambdify([symbols[n] for n in names], to_sympy(parsed.tree, symbols), modules="mpmath")
     point, gradient = document["input"]["point"], document["gradient"]
 
     def value(values):

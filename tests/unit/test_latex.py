@@ -22,7 +22,7 @@ from tutor.engine.latex import is_latex, parse_latex, translate
 
 # What learners write in LaTeX, and the same function in the text grammar.
 PAIRS = [
-    (r"\frac{1}{2}(\hat{y} - y)^2", "0.5*(y_hat - y)**2"),
+    (r"\frac{1}{2}(\hat{y} - y)^2", "(1/2)*(y_hat - y)**2"),
     (r"$\sigma(w_0 x_0 + w_1 x_1 + b)$", "sigmoid(w0*x0 + w1*x1 + b)"),
     (r"$$ L = (\sigma(w x + b) - y)^2 $$", "(sigmoid(w*x + b) - y)**2"),
     (r"$(x+y)z$", "(x+y)*z"),
@@ -50,7 +50,7 @@ PAIRS = [
     (r"\theta_0 + \theta_1 x", "theta0 + theta1*x"),
     (r"-\log(\hat{y}) y - \log(1 - \hat{y})(1 - y)", "-log(y_hat)*y - log(1 - y_hat)*(1 - y)"),
     (r"\frac{\exp(a)}{\exp(a) + \exp(b)}", "exp(a)/(exp(a) + exp(b))"),
-    (r"\frac12 x^{\frac12}", "x**0.5/2"),
+    (r"\frac12 x^{\frac12}", "(1/2)*x**(1/2)"),
     (r"\hat{\theta}_1 x_i", "theta_hat1*x_i"),
     (r"\lambda w^2 + 1e-3 w", "lambda_*w**2 + 0.001*w"),
     (r"\( x \cdot y \)", "x*y"),
@@ -151,12 +151,12 @@ def test_refusals_give_the_column_in_the_latex(written, column, words):
 
 def test_the_limits_are_the_text_grammars():
     limits = Limits()
-    too_long = r"\frac{1}{2}" + " + x" * 200
+    too_long = r"\frac{1}{2}" + " + x" * (limits.max_expression_length // 4)
     with pytest.raises(InputError, match="characters long") as error:
         parse_expression(too_long)
     assert error.value.column == limits.max_expression_length + 1
 
-    many = "$" + "x" * 150 + "$"  # 150 factors side by side: about 300 parts
+    many = "$" + "x" * limits.max_nodes + "$"  # factors side by side: about two parts each
     with pytest.raises(InputError, match="parts") as error:
         parse_expression(many)
     assert 1 < error.value.column <= len(many)
@@ -166,11 +166,12 @@ def test_the_limits_are_the_text_grammars():
         parse_expression(deep)
     assert error.value.column == 6 * limits.max_depth + 1  # the \sqrt one level too deep
 
-    wide = Limits(max_nodes=2000, max_expression_length=2000)
-    seventy = "$" + "+".join(f"a_{{{i}}}" for i in range(70)) + "$"
-    with pytest.raises(InputError, match="variables; the limit is 64") as error:
-        parse_expression(seventy, wide)
-    assert error.value.column == seventy.index("a_{64}") + 1  # the 65th name
+    wide = Limits(max_nodes=4000, max_expression_length=4000)
+    cap = limits.max_symbols
+    over = "$" + "+".join(f"a_{{{i}}}" for i in range(cap + 6)) + "$"
+    with pytest.raises(InputError, match=f"variables; the limit is {cap}") as error:
+        parse_expression(over, wide)
+    assert error.value.column == over.index(f"a_{{{cap}}}") + 1  # the first name past the limit
 
 
 def test_text_hints_for_the_common_slips():

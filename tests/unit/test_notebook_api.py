@@ -20,9 +20,9 @@ from tutor.notebook import Explanation, explain
 def test_importing_tutor_stays_light_and_explain_comes_on_first_use():
     code = (
         "import sys, tutor\n"
-        "heavy = [m for m in ('sympy', 'numpy', 'matplotlib', 'flask', 'sqlalchemy') if m in sys.modules]\n"
+        "heavy = [m for m in ('symengine', 'numpy', 'matplotlib', 'flask', 'sqlalchemy') if m in sys.modules]\n"
         "from tutor import explain\n"
-        "print(heavy, explain.__module__, 'sympy' in sys.modules)"
+        "print(heavy, explain.__module__, 'tutor.engine' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
 

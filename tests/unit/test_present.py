@@ -11,8 +11,8 @@ from support.examples import example_document
 
 from tutor.engine import answer, question_from_text
 from tutor.engine.explain import shown_values
-from tutor.engine.graph import float_op
 from tutor.engine.numbers import fmt
+from tutor.engine.operations import float_op
 from tutor.web.pages import present
 
 

@@ -14,6 +14,7 @@ from tutor import __version__
 from tutor.config import Limits
 from tutor.engine import display
 from tutor.engine.analysis import analyse_first_step
+from tutor.engine.cost import check_cost
 from tutor.engine.errors import InputError, TooExpensive
 from tutor.engine.explain import explain
 from tutor.engine.graph import Graph, GraphNode, build_graph
@@ -22,6 +23,7 @@ from tutor.engine.numbers import fmt, strict_json
 from tutor.engine.parse import Parsed, parse_expression
 from tutor.engine.problem import Problem
 from tutor.engine.question import BASIC_METHODS, Checked, Question, check_question, question_from_text
+from tutor.engine.symbolic import partials
 from tutor.engine.trials import TRIALS
 
 __all__ = [
@@ -46,8 +48,8 @@ def answer(question: Question, limits: Limits | None = None) -> dict:
 def _answer(question: Question, limits: Limits) -> dict:
     parsed = parse_expression(question.expression, limits)
     checked = check_question(question, parsed, limits)
+    check_cost(checked, limits)
     problem = Problem.from_checked(checked)
-    compiled = problem.compiled
 
     loss, gradient = problem.loss_and_gradient(problem.start)
     # With data the graph is drawn for one example, the first row: the mean over all rows would be
@@ -66,6 +68,7 @@ def _answer(question: Question, limits: Limits) -> dict:
     defined = math.isfinite(loss) and bool(np.all(np.isfinite(gradient[index])))
     hessian = problem.hessian(problem.start) if defined else None
     kinks = _kinks(parsed, checked, graph)
+    formulas = partials(parsed.symbolic, checked.parameters)
 
     document = {
         "engine_version": __version__,
@@ -95,10 +98,8 @@ def _answer(question: Question, limits: Limits) -> dict:
         "loss": loss,
         "gradient": problem.gradient_of(gradient),
         "gradient_norm": float(np.linalg.norm(gradient[index])),
-        "partials": {name: compiled.partials_text[compiled.names.index(name)] for name in checked.parameters},
-        "partials_latex": {
-            name: compiled.partials_latex[compiled.names.index(name)] for name in checked.parameters
-        },
+        "partials": formulas.text,
+        "partials_latex": formulas.latex,
         "hessian": hessian.tolist() if hessian is not None else None,
         "graph_row": graph_row,
         "graph": {
@@ -121,6 +122,8 @@ def _answer(question: Question, limits: Limits) -> dict:
         else None,
     }
     document["special_cases"] = special_cases(document, graph, problem, undefined_part, kinks)
+    if formulas.note:
+        document["special_cases"].append({"kind": "formulas_omitted", "message": formulas.note})
     document = strict_json(document)
     document["explanation"] = explain(document)
     return document

@@ -359,17 +359,18 @@ def _golden_minimum(function, left: float, right: float) -> tuple[float, float]:
     return rate, function(rate)
 
 
-def _second_order(g: np.ndarray, hessian: np.ndarray) -> tuple[float, float, float]:
+def _second_order(g: np.ndarray, hessian: np.ndarray, along: float) -> tuple[float, float, float]:
     """gᵀHg split into each parameter's own curvature (diagonal) and the interplay (off-diagonal), with
     a total within rounding of 0 set to 0 (sqrt(x²+y²) at (3, 4): ±1.65888 cancel exactly, in float64
-    to 5e-17)."""
+    to 5e-17). The total is ``along``, f's second derivative along g itself (one Hessian-vector
+    product), where the rounding of the two parts does not add up."""
     squares = g * g
     diagonal = np.diag(hessian)
     own = float(np.sum(diagonal * squares))
     # The off-diagonal part on its own, not the whole minus the diagonal: with one parameter it is
     # 0 even when the diagonal part overflows (infinity minus infinity would be NaN).
     interplay = float(g @ (hessian - np.diag(diagonal)) @ g)
-    curvature = own + interplay
+    curvature = along
     sizes = float(np.abs(g) @ np.abs(hessian) @ np.abs(g))
     if abs(curvature) <= CURVATURE_ROUNDING_EPS * np.finfo(float).eps * sizes:
         curvature = 0.0
@@ -397,7 +398,7 @@ def analyse_first_step(
     curvature = second_own = second_interplay = second = quadratic = None
     taylor_applies = not kinks
     if hessian is not None and np.all(np.isfinite(hessian)):
-        own, interplay, curvature = _second_order(g, hessian)
+        own, interplay, curvature = _second_order(g, hessian, problem.curvature(problem.start, g))
         if taylor_applies:
             second = 0.5 * lr**2 * curvature
             second_own = 0.5 * lr**2 * own

@@ -25,9 +25,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
 from html import escape
+from typing import TYPE_CHECKING
 
 from tutor.engine.functions import FUNCTIONS
-from tutor.engine.parse import Node
+
+if TYPE_CHECKING:  # only a type here: parse.py prints formulas through symbolic.py, which uses this module
+    from tutor.engine.parse import Node
 
 # Precedence of what a printed piece is, loosest first; an operand looser than its place needs parentheses.
 SUM, PRODUCT, UNARY, POWER, ATOM = 1, 2, 3, 4, 5

@@ -2,8 +2,9 @@
 
 Like the circuit diagrams of the cs231n notes (and micrograd): one forward pass computes every node's
 value, one backward pass computes the gradient of f with respect to every node, adding up where a
-value feeds several operations. It works in plain floats on the learner's own tree, independently of
-SymPy, so its leaf gradients are a second computation of the symbolic partials.
+value feeds several operations. It steps through the learner's own tree node by node in plain floats,
+with the per-operation semantics of operations.py, so its leaf gradients are a second computation of
+what the generated code (compiled.py) computes in one piece.
 """
 
 from __future__ import annotations
@@ -12,62 +13,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from tutor.engine.functions import FUNCTIONS, NAN
+from tutor.engine.functions import FUNCTIONS
+from tutor.engine.operations import NAN, float_op, local_slopes
 from tutor.engine.parse import Node
-
-_ARITHMETIC = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b,
-    "pow": math.pow,
-    "neg": lambda a: -a,
-    "pos": lambda a: a,
-}
-
-
-def float_op(op: str, args: list[float]) -> float:
-    """The value of one operation in floats: NaN where it is not a real number, ±inf on overflow."""
-    if op in FUNCTIONS:
-        return FUNCTIONS[op].value(*args)
-    try:
-        return float(_ARITHMETIC[op](*args))
-    except OverflowError:
-        return math.inf
-    except (ValueError, ZeroDivisionError):
-        return NAN
-
-
-def local_slopes(op: str, args: list[float], out: float) -> tuple[float, ...]:
-    """d(out)/d(arg) for each argument of one operation (also the slopes on the answer page's graph)."""
-    if op in FUNCTIONS:
-        return FUNCTIONS[op].slopes(*args, out)
-    try:
-        match op:
-            case "add":
-                return (1.0, 1.0)
-            case "sub":
-                return (1.0, -1.0)
-            case "mul":
-                return (args[1], args[0])
-            case "div":
-                return (1.0 / args[1], -args[0] / (args[1] * args[1]))
-            case "pow":
-                base, exponent = args
-                d_base = exponent * math.pow(base, exponent - 1) if exponent != 0 else 0.0
-                d_exponent = (
-                    out * math.log(base) if base > 0 else (0.0 if base == 0 and exponent > 0 else NAN)
-                )
-                return (d_base, d_exponent)
-            case "neg":
-                return (-1.0,)
-            case "pos":
-                return (1.0,)
-    except OverflowError:
-        return tuple(math.inf for _ in args)
-    except (ValueError, ZeroDivisionError):
-        return tuple(NAN for _ in args)
-    raise ValueError(f"unknown operation {op}")
 
 
 @dataclass
@@ -147,7 +95,7 @@ def build_graph(tree: Node, point: Mapping[str, float]) -> Graph:
     output = ids[id(tree)]
     nodes[output].grad = 1.0
     for node in reversed(nodes):
-        if not node.inputs or node.grad == 0.0:
+        if not node.inputs:
             continue
         slopes = local_slopes(node.op, [nodes[i].value for i in node.inputs], node.value)
         for i, slope in zip(node.inputs, slopes, strict=True):

@@ -3,7 +3,8 @@
 Nothing here hands the text to SymPy, ``eval`` or ``exec``: SymPy's string functions (``sympify``,
 ``parse_expr``, and any SymPy function given a string) evaluate Python code. The text is parsed with
 ``ast.parse`` into Python's syntax tree, checked node by node against a small grammar, bounded in size
-before any SymPy call, and only then turned into SymPy objects built directly.
+before any symbolic work, and only then turned into SymEngine objects built directly (symbolic.py),
+which refuse an operation that is undefined for every value.
 
 Grammar: numbers, names, ``+ - * / **`` (``^`` means power too, the typeset − is a minus, × and · are
 times), unary minus and plus, parentheses, and calls of the functions in ``functions.FUNCTIONS`` with
@@ -22,12 +23,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
-import sympy as sp
+import symengine as se
 
 from tutor.config import Limits
+from tutor.engine import symbolic
 from tutor.engine.errors import InputError
 from tutor.engine.functions import FUNCTIONS
 from tutor.engine.latex import is_latex, parse_latex
+from tutor.engine.operations import float_op
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
@@ -36,8 +39,6 @@ _UNARY = {ast.USub: "neg", ast.UAdd: "pos"}
 # and the minus and times signs of typeset maths (the web form's hint shows −) are pasted too. The
 # times signs become " * " so that two of them never fuse into ** (a power).
 _TYPED_OPERATORS = {"^": "**", "−": "-", "×": " * ", "·": " * "}
-# SymPy's values for a division by zero and what follows from one: no number can be computed from them.
-_UNDEFINED = (sp.zoo, sp.oo, -sp.oo, sp.nan)
 # The argument that makes an operation undefined when it is 0 for every value: a divisor, the base of
 # a power (0 to a negative power), the argument of log.
 _ZERO_ARGUMENT = {"div": 1, "pow": 0, "log": 0}
@@ -62,22 +63,18 @@ class Node:
 class Parsed:
     text: str
     tree: Node
-    expr: sp.Expr
+    symbolic: se.Basic  # f for formulas people read (symbolic.py); numbers come from the tree
     symbols: tuple[str, ...]  # names in order of first appearance
-
-    @property
-    def canonical(self) -> str:
-        return _printed(self.expr)[0]
+    canonical: str  # the tree written out one standard way: equal texts, equal trees
 
     @property
     def latex(self) -> str:
-        return _printed(self.expr)[1]
+        return _latex(self.symbolic)
 
 
 @lru_cache(maxsize=256)
-def _printed(expr: sp.Expr) -> tuple[str, str]:
-    """Text and LaTeX of an expression: printing costs milliseconds, so a repeated question pays once."""
-    return sp.sstr(expr), sp.latex(expr)
+def _latex(expr: se.Basic) -> str:
+    return symbolic.latex(expr)
 
 
 def check_name(name: str, limits: Limits, field: str = "point", column: int | None = None) -> str:
@@ -141,9 +138,9 @@ def parse_expression(text: str, limits: Limits | None = None) -> Parsed:
         )
     if not names:
         raise InputError("the expression has no variables to differentiate")
-    symbols = {name: sp.Symbol(name, real=True) for name in names}
-    expr = _to_sympy(tree, symbols, limits)
-    return Parsed(text=text, tree=tree, expr=expr, symbols=tuple(names))
+    symbols = {name: symbolic.symbol(name) for name in names}
+    expr = _to_symbolic(tree, symbols, limits)
+    return Parsed(text=text, tree=tree, symbolic=expr, symbols=tuple(names), canonical=tree_text(tree))
 
 
 def _python_source(text: str) -> tuple[str, list[int]]:
@@ -197,11 +194,10 @@ class _Builder:
     def build(self, node: ast.AST, depth: int) -> Node:
         if depth > self.limits.max_depth:
             raise self.refuse(f"the expression is nested more than {self.limits.max_depth} levels deep", node)
-        text = ast.unparse(node)
         column = self.column(node)
         if isinstance(node, ast.Constant):
             value = self.number(node)
-            return Node("const", value=value, text=text, column=column, constant=float(value))
+            return Node("const", value=value, text=ast.unparse(node), column=column, constant=float(value))
         if isinstance(node, ast.Name):
             name = check_name(node.id, self.limits, "expression", column)
             return Node("input", name=name, text=name, column=column)
@@ -213,12 +209,13 @@ class _Builder:
             op = _BINARY[type(node.op)]
             if op == "pow":
                 self.check_power(right, node)
-            return self.bounded(op, (left, right), text, node)
+            return self.bounded(op, (left, right), _unparsed(op, (left, right)), node)
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
             operand = self.build(node.operand, depth + 1)
-            return self.bounded(_UNARY[type(node.op)], (operand,), text, node)
+            op = _UNARY[type(node.op)]
+            return self.bounded(op, (operand,), _unparsed(op, (operand,)), node)
         if isinstance(node, ast.Call):
-            return self.call(node, depth, text, column)
+            return self.call(node, depth, column)
         if isinstance(node, ast.Tuple):
             comma = re.search(r"\d,\d", self.source)
             if comma:
@@ -229,7 +226,7 @@ class _Builder:
             raise self.refuse("a comma may only separate the arguments of max or min", node)
         raise self.refuse(f"'{_describe(node)}' is not allowed in a formula", node)
 
-    def call(self, node: ast.Call, depth: int, text: str, column: int) -> Node:
+    def call(self, node: ast.Call, depth: int, column: int) -> Node:
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             raise self.refuse(_unknown_function(node), node)
         function = FUNCTIONS[node.func.id]
@@ -241,7 +238,7 @@ class _Builder:
                 f"{function.name}() takes {function.arity} argument{plural}, not {len(node.args)}", node
             )
         args = tuple(self.build(arg, depth + 1) for arg in node.args)
-        return self.bounded(function.name, args, text, node)
+        return self.bounded(function.name, args, _unparsed(function.name, args), node)
 
     def number(self, node: ast.Constant) -> Fraction:
         value = node.value
@@ -268,8 +265,6 @@ class _Builder:
 
     def bounded(self, op: str, children: tuple[Node, ...], text: str, node: ast.AST) -> Node:
         """An operation; one without variables is a number: keep it finite and within the limit."""
-        from tutor.engine.graph import float_op  # one place defines how each op computes
-
         constant = None
         if all(child.constant is not None for child in children):
             constant = float_op(op, [child.constant for child in children])
@@ -343,6 +338,36 @@ def _group_before(source: str, end: int) -> str:
     return text if len(text) <= 20 else "…" + text[-19:]
 
 
+# ast.unparse's spacing and Python's precedence (higher binds tighter; names, numbers and calls bind
+# tightest), for writing each node's text from its children's as the tree is built. ast.unparse on
+# every node would write each sub-expression once per enclosing node: quadratic in a long sum.
+_UNPARSED = {"add": " + ", "sub": " - ", "mul": " * ", "div": " / ", "pow": " ** ", "neg": "-", "pos": "+"}
+
+
+def _binding(node: Node) -> int:
+    return _PRECEDENCE.get(node.op, 6)
+
+
+def _unparsed(op: str, children: tuple[Node, ...]) -> str:
+    """The text ast.unparse writes for an operation, from its children's texts."""
+    if op not in _UNPARSED:
+        return f"{op}({', '.join(child.text for child in children)})"
+    precedence = _PRECEDENCE[op]
+    if len(children) == 1:
+        (operand,) = children
+        return _UNPARSED[op] + _parenthesised(operand.text, _binding(operand) < precedence)
+    left, right = children
+    if op == "pow":  # right-associative
+        wrap_left, wrap_right = _binding(left) <= precedence, _binding(right) < precedence
+    else:
+        wrap_left, wrap_right = _binding(left) < precedence, _binding(right) <= precedence
+    return _parenthesised(left.text, wrap_left) + _UNPARSED[op] + _parenthesised(right.text, wrap_right)
+
+
+def _parenthesised(text: str, parentheses: bool) -> str:
+    return f"({text})" if parentheses else text
+
+
 def _same_chain(parent: ast.BinOp, child: ast.AST) -> bool:
     return isinstance(child, ast.BinOp) and any(
         type(parent.op) in chain and type(child.op) in chain for chain in _CHAINS
@@ -369,54 +394,37 @@ def _first_appearances(node: Node) -> dict[str, int]:
     return seen
 
 
-def _to_sympy(node: Node, symbols: dict[str, sp.Symbol], limits: Limits) -> sp.Expr:
+def _to_symbolic(node: Node, symbols: dict[str, se.Symbol], limits: Limits) -> se.Basic:
     if node.op == "input":
         return symbols[node.name]
     if node.op == "const":
-        return sp.Rational(node.value.numerator, node.value.denominator)
-    args = [_to_sympy(child, symbols, limits) for child in node.children]
-    expr = _operation(node.op, args)
+        return se.Rational(node.value.numerator, node.value.denominator)
+    args = [_to_symbolic(child, symbols, limits) for child in node.children]
+    expr = symbolic.operation(node.op, args)
     _check_built(node, args, expr, limits)
     return expr
 
 
-def _operation(op: str, args: list[sp.Expr]) -> sp.Expr:
-    match op:
-        case "add":
-            return args[0] + args[1]
-        case "sub":
-            return args[0] - args[1]
-        case "mul":
-            return args[0] * args[1]
-        case "div":
-            return args[0] / args[1]
-        case "pow":
-            return args[0] ** args[1]
-        case "neg":
-            return -args[0]
-        case "pos":
-            return args[0]
-    return FUNCTIONS[op].sympy(*args)
-
-
-def _check_built(node: Node, args: list[sp.Expr], expr: sp.Expr, limits: Limits) -> None:
+def _check_built(node: Node, args: list[se.Basic], expr: se.Basic, limits: Limits) -> None:
     """Refuse, at the operation that makes it, what no number can be computed from. Checked at every
-    operation, not on the whole: SymPy may fold an undefined part away (1/(x/(y-y)) becomes 0)."""
-    if expr.has(*_UNDEFINED):
+    operation, not on the whole: SymEngine may fold an undefined part away (1/(x/(y-y)) becomes 0)."""
+    if symbolic.is_undefined(expr):
         raise _undefined_everywhere(node, args)
-    # SymPy folds (x**a)**b into x**(a*b): keep folded exponents small enough to evaluate.
+    # (x**a)**b folds into x**(a*b): keep folded exponents small enough to differentiate and print.
     bound = limits.max_exponent**2
-    for power in expr.atoms(sp.Pow):
-        exponent = power.exp
+    if node.op != "pow":
+        return
+    for power in expr.atoms(se.Pow):
+        exponent = power.args[1]
         if exponent.is_Number and abs(float(exponent)) > bound:
-            where = node.children[1] if node.op == "pow" else node
             raise InputError(
-                f"the combined exponent {exponent} is larger than the limit {bound:g}", column=where.column
+                f"the combined exponent {exponent} is larger than the limit {bound:g}",
+                column=node.children[1].column,
             )
 
 
-def _undefined_everywhere(node: Node, args: list[sp.Expr]) -> InputError:
-    """The refusal of an operation SymPy made infinite or NaN, at the argument that is always 0."""
+def _undefined_everywhere(node: Node, args: list[se.Basic]) -> InputError:
+    """The refusal of an operation SymEngine made infinite or NaN, at the argument that is always 0."""
     index = _ZERO_ARGUMENT.get(node.op)
     if index is None or args[index] != 0:
         return InputError(f"{node.text} is undefined for every value of its variables", column=node.column)
@@ -424,3 +432,39 @@ def _undefined_everywhere(node: Node, args: list[sp.Expr]) -> InputError:
     what = f"{node.text} is undefined (the log of 0)" if node.op == "log" else f"{node.text} divides by zero"
     why = "" if zero.constant is not None else f": {zero.text} is 0 for every value of its variables"
     return InputError(what + why, column=zero.column)
+
+
+# Python's precedence of each operation, for writing a tree back out with only the parentheses it needs.
+_PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pos": 3, "pow": 4}
+_SYMBOLS = {"add": " + ", "sub": " - ", "mul": "*", "div": "/", "pow": "**", "neg": "-", "pos": "+"}
+
+
+def tree_text(node: Node) -> str:
+    """The tree written out one standard way: Python's operators (** for powers), spaces around + and -,
+    numbers as their shortest decimal, parentheses only where the tree needs them. Reading the text
+    back gives the same tree, so equal texts mean equal trees: the numbers of one are the other's."""
+    op = node.op
+    if op == "input":
+        return node.name
+    if op == "const":
+        value = node.value
+        return str(value.numerator) if value.denominator == 1 else repr(float(value))
+    precedence = _PRECEDENCE.get(op)
+    if precedence is None:  # a function call
+        return f"{op}({', '.join(tree_text(child) for child in node.children)})"
+    if op in ("neg", "pos"):
+        (operand,) = node.children
+        return _SYMBOLS[op] + _wrapped(operand, _PRECEDENCE.get(operand.op, 5) <= precedence)
+    left, right = node.children
+    left_precedence, right_precedence = _PRECEDENCE.get(left.op, 5), _PRECEDENCE.get(right.op, 5)
+    if op == "pow":  # right-associative: x**y**z is x**(y**z)
+        wrap_left, wrap_right = left_precedence <= precedence, right_precedence < precedence
+    else:
+        wrap_left, wrap_right = left_precedence < precedence, right_precedence <= precedence
+    wrap_right = wrap_right or right.op in ("neg", "pos")  # x - (-y), not x - -y
+    return _wrapped(left, wrap_left) + _SYMBOLS[op] + _wrapped(right, wrap_right)
+
+
+def _wrapped(node: Node, parentheses: bool) -> str:
+    text = tree_text(node)
+    return f"({text})" if parentheses else text

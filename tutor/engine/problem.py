@@ -19,6 +19,13 @@ from tutor.engine.question import Checked
 
 Rows = Sequence[int] | np.ndarray | None
 
+# Up to this many data rows, each row is evaluated on its own in plain floats (about 60 ns per
+# operation) rather than all at once in NumPy (about a microsecond per operation, then a few ns a row).
+ROW_BY_ROW = 24
+# The most points × rows evaluated in one vectorised call: the generated code keeps one array of that
+# size per operation alive, so 65536 (512 kB an array) bounds a 1000-operation graph near 0.5 GB.
+CHUNK_ELEMENTS = 65536
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -73,33 +80,94 @@ class Problem:
             args[i] = column
         return args
 
-    # The loss, its gradient and Hessian at ``values`` (every symbol, as ``start``); with data, means
+    # The loss and its gradient at ``values`` (every symbol, as ``start``); with data, means
     # over the rows (all of them unless ``rows`` picks some).
 
     def loss(self, values: np.ndarray, rows: Rows = None) -> float:
         if self.data is None:
             return self.compiled.loss(values)
-        return float(np.mean(self.row_losses(values, rows)))
+        if self._row_by_row(rows):
+            return self.compiled.mean_loss_rows(self._points(values, rows))
+        return float(np.mean(self.compiled.loss_at(self._args(values, rows))))
 
     def row_losses(self, values: np.ndarray, rows: Rows = None) -> np.ndarray:
         """f for each data row on its own."""
+        if self._row_by_row(rows):
+            return self.compiled.loss_rows(self._points(values, rows))
         return self.compiled.loss_at(self._args(values, rows))
 
     def loss_and_gradient(self, values: np.ndarray, rows: Rows = None) -> tuple[float, np.ndarray]:
         if self.data is None:
             return self.compiled.loss_and_gradient(values)
+        if self._row_by_row(rows):
+            return self.compiled.mean_loss_and_gradient_rows(self._points(values, rows))
         loss, gradient = self.compiled.loss_and_gradient_at(self._args(values, rows))
         return float(np.mean(loss)), np.mean(gradient, axis=-1)
+
+    def _row_by_row(self, rows: Rows) -> bool:
+        count = self.rows if rows is None else len(rows)
+        return count <= ROW_BY_ROW
+
+    def _points(self, values: np.ndarray, rows: Rows) -> np.ndarray:
+        """One point per data row: the values, with the row's data in the data columns' places."""
+        columns = self.data if rows is None else self.data[:, rows]
+        points = np.empty((columns.shape[1], len(values)))
+        points[:] = values
+        points[:, self.data_index] = columns.T
+        return points
 
     def loss_along(self, columns: np.ndarray) -> np.ndarray:
         """The loss at many points: ``columns`` has one row per symbol and one column per point."""
         if self.data is None:
             return self.compiled.loss_along(columns)
-        return np.mean(self.compiled.loss_at(self._args(columns, None)), axis=-1)
+        # Points × rows at once, in chunks: every operation keeps an array of that size alive.
+        size = max(1, CHUNK_ELEMENTS // self.rows)
+        return np.concatenate(
+            [
+                np.mean(self.compiled.loss_at(self._args(columns[:, first : first + size], None)), axis=-1)
+                for first in range(0, columns.shape[1], size)
+            ]
+        )
+
+    # Second order, over the parameters: forward-over-reverse through the generated code.
+
+    def hessian_vector(self, values: np.ndarray, direction: np.ndarray) -> np.ndarray:
+        """H·d over the parameters, without forming H: ``direction`` and the result are over the
+        parameters, in their order (the data and fixed symbols do not move)."""
+        return self._hessian_times(values, self._tangents(direction))
+
+    def curvature(self, values: np.ndarray, direction: np.ndarray) -> float:
+        """dᵀHd over the parameters: f's second derivative along d (without forming H)."""
+        direction = np.asarray(direction, dtype=float)
+        return float(direction @ self.hessian_vector(values, direction))
 
     def hessian(self, values: np.ndarray) -> np.ndarray:
-        """Over the parameters only, in their order."""
-        rows = tuple(int(i) for i in self.parameter_index)
+        """Over the parameters only, in their order: H times each unit vector, vectorised (in chunks of
+        directions, each direction × data rows at most CHUNK_ELEMENTS)."""
+        n = len(self.parameter_index)
+        size = max(1, CHUNK_ELEMENTS // max(self.rows, 1))
+        return np.concatenate(
+            [
+                self._hessian_times(values, self._tangents(np.eye(n)[first : first + size], stacked=True))
+                for first in range(0, n, size)
+            ],
+            axis=1,
+        )
+
+    def _tangents(self, direction: np.ndarray, stacked: bool = False) -> list[object]:
+        """One tangent per symbol: the direction's entries at the parameters, 0 elsewhere. ``stacked``
+        directions (one per row) get their own leading axis, broadcast against any data rows."""
+        tangents: list[object] = [0.0] * len(self.start)
+        for k, i in enumerate(self.parameter_index):
+            column = direction[:, k] if stacked else direction[k]
+            tangents[i] = column[:, None] if stacked and self.data is not None else column
+        return tangents
+
+    def _hessian_times(self, values: np.ndarray, tangents: list[object]) -> np.ndarray:
         if self.data is None:
-            return self.compiled.hessian(values, rows)
-        return np.mean(self.compiled.hessian_at(self._args(values, None), rows), axis=-1)
+            args: list[object] = list(values)
+        else:
+            args = self._args(values, None)
+        _, _, product = self.compiled.hessian_vector_at(args, tangents)
+        product = product[self.parameter_index]
+        return np.mean(product, axis=-1) if self.data is not None else product

@@ -20,11 +20,13 @@ def definitions(document: dict) -> list[Math]:
     return [Math(latex, text) for latex, text in display.equations(shown).definitions] if shown else []
 
 
-def _formula(document: dict, name: str) -> tuple[str, str]:
+def _formula(document: dict, name: str) -> tuple[str, str] | None:
     """∂f/∂name's right-hand side as (LaTeX, text): the chain-rule form (and the substituted form where
-    it is short), else SymPy's."""
+    it is short), else SymPy's; None when both were too long to write out (special_cases says so)."""
     shown = (document.get("display") or {}).get("partials", {}).get(name)
     if not shown:
+        if document["partials"][name] is None:
+            return None
         return document["partials_latex"][name], document["partials"][name]
     latex, text = shown["latex"], shown["text"]
     if shown.get("substituted"):
@@ -35,13 +37,20 @@ def _formula(document: dict, name: str) -> tuple[str, str]:
 
 def partial_formula(document: dict, name: str) -> str:
     """∂f/∂name as plain text over the learner's names."""
-    return _formula(document, name)[1]
+    formula = _formula(document, name)
+    return "(too long to write out)" if formula is None else formula[1]
 
 
 def partial(document: dict, name: str) -> Math:
     """∂f/∂name = formula = value (with data: L's partial, the mean over the rows of f's)."""
     value = fmt(document["gradient"][name])
-    formula_latex, formula_text = _formula(document, name)
+    formula = _formula(document, name)
+    if formula is None:  # its value only
+        of = "f" if document["graph_row"] is None else "L"
+        return Math(
+            f"\\frac{{\\partial {of}}}{{\\partial {latex_name(name)}}} = {value}", f"∂{of}/∂{name} = {value}"
+        )
+    formula_latex, formula_text = formula
     if document["graph_row"] is None:
         return Math(
             f"\\frac{{\\partial f}}{{\\partial {latex_name(name)}}} = {formula_latex} = {value}",

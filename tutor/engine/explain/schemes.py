@@ -121,7 +121,9 @@ def slopes_interact(document: dict) -> bool:
     yet ∂f/∂y = 2x²y changes as soon as x moves.)"""
     parameters = set(document["parameters"])
     return any(
-        parameters & (set(re.findall(r"[A-Za-z_]\w*", document["partials"][name])) - {name})
+        # A formula left out (too long) may name any parameter.
+        parameters
+        & (set(re.findall(r"[A-Za-z_]\w*", document["partials"][name] or " ".join(parameters))) - {name})
         for name in parameters
     )
 

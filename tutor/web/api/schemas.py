@@ -45,7 +45,7 @@ Outcome = vocabulary(
 SpecialCaseFilter = vocabulary("SpecialCaseFilter", SPECIAL_CASES, "A special case a listing can filter on.")
 SpecialCaseKind = vocabulary(
     "SpecialCaseKind",
-    ("stationary", "kink", "undefined", "diverged"),
+    ("stationary", "kink", "undefined", "diverged", "formulas_omitted"),
     "A situation the numbers alone would not make plain.",
 )
 StationaryKind = vocabulary(
@@ -262,7 +262,7 @@ class CaseQuery(BaseModel):
 
 
 class ExpressionOut(BaseModel):
-    canonical: str = Field(description="f as SymPy writes it")
+    canonical: str = Field(description="the parsed tree written out one standard way")
     latex: str = Field(description="f in LaTeX")
     notation: Literal["text", "latex"] = Field(description="how input.expression was read")
     read_as: str = Field(description="f as read, in the text grammar (LaTeX's translation)")
@@ -593,8 +593,10 @@ class CaseOut(BaseModel):
     loss: Number = Field(description="f at the start (with data: the mean over the rows)")
     gradient: ByName
     gradient_norm: Number
-    partials: dict[str, str] = Field(description="∂f/∂p as plain-text formulas")
-    partials_latex: dict[str, str] = Field(description="∂f/∂p in LaTeX")
+    partials: dict[str, str | None] = Field(
+        description="∂f/∂p as plain-text formulas (SymEngine); null where too long to show"
+    )
+    partials_latex: dict[str, str | None] = Field(description="∂f/∂p in LaTeX; null where too long to show")
     display: Display = optional(description="f and its chain-rule partials as learners write them")
     hessian: list[list[float | None]] | None = Field(
         description="over the parameters, in order; null where f or a partial is undefined"
