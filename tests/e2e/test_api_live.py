@@ -1,5 +1,6 @@
-"""The API and the webhook against a real server: `tutor serve` (gunicorn, two worker processes) on
-127.0.0.1 and a free port, with its own SQLite database, started and stopped by its own pid."""
+"""The API and the webhook against a real server: `tutor serve` (gunicorn, two worker processes) and
+`tutor worker` on 127.0.0.1 and a free port, with their own SQLite database, started and stopped by
+their own pids."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def server(tmp_path_factory, forum):
         TUTOR_DISCOURSE_SECRET=SECRET,
     )
     token = live.tutor("tokens", "create", "live-bot").strip().splitlines()[-1]
-    with live.tutor_serve("--workers", "2", probe="/openapi.json") as process:
+    with live.tutor_serve("--workers", "2", probe="/openapi.json") as process, live.tutor_worker():
         yield {"url": live.url, "token": token, "pid": process.pid}
 
 
@@ -100,7 +101,7 @@ def test_bad_requests_are_problems_not_server_errors(server):
         assert response.headers["Content-Type"] == "application/problem+json"
 
 
-def test_a_forum_question_is_answered_by_the_servers_background_thread(server, forum):
+def test_a_forum_question_is_answered_by_the_worker(server, forum):
     body = json.dumps(
         {
             "post": {

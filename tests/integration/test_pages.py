@@ -651,5 +651,7 @@ def test_without_a_secret_key_every_instance_on_one_database_signs_with_one_key(
 
 def test_without_a_secret_key_an_unmigrated_database_is_a_clear_refusal(tmp_path, monkeypatch):
     monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(tmp_path))
-    with pytest.raises(ConfigError, match=r"TUTOR_SECRET_KEY is not set .*run `tutor db upgrade`.*no such table"):
+    with pytest.raises(
+        ConfigError, match=r"TUTOR_SECRET_KEY is not set .*run `tutor db upgrade`.*no such table"
+    ):
         create_app(Settings(database_url=f"sqlite:///{tmp_path / 'empty.sqlite3'}"))

@@ -3,12 +3,15 @@
 On 127.0.0.1 and a free port, with its own instance folder and SQLite database in a temporary
 directory, migrated by ``tutor db upgrade`` before it starts, waited for until it answers, and stopped
 by its own process group (the server, its workers and their analysis processes, nothing else).
+``tutor serve`` with more than one process counts rate limits in the machine's Redis: under a random
+key prefix, whose keys are deleted when the server stops.
 """
 
 from __future__ import annotations
 
 import http.client
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -48,6 +51,7 @@ class LiveServer:
             "TUTOR_PUBLIC_URL": self.url,
             # The tests ask more questions in a minute than a learner would.
             "TUTOR_RATE_LIMIT": "1000 per minute",
+            "TUTOR_RATE_LIMIT_KEY_PREFIX": f"test-{secrets.token_hex(6)}",
             **env,
         }
         self.tutor("db", "upgrade")
@@ -68,6 +72,22 @@ class LiveServer:
         return self.running([*TUTOR, "serve", "--host", "127.0.0.1", "--port", str(self.port), *args], probe)
 
     @contextmanager
+    def tutor_worker(self) -> Iterator[subprocess.Popen]:
+        """``tutor worker`` beside the server (the forum's replies, plots of new cases)."""
+        with (self.root / "worker.log").open("wb") as output:
+            process = subprocess.Popen(
+                [*TUTOR, "worker"],
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            yield process
+        finally:
+            stop_group(process)
+
+    @contextmanager
     def running(self, command: list[str], probe: str) -> Iterator[subprocess.Popen]:
         with self.log.open("wb") as output:
             process = subprocess.Popen(
@@ -77,13 +97,21 @@ class LiveServer:
             self.wait_until_up(self.url + probe, process)
             yield process
         finally:
-            # The server's own process group, nothing else.
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_group(process)
+            self.delete_rate_limit_keys()
+
+    def delete_rate_limit_keys(self) -> None:
+        try:
+            import redis
+        except ImportError:
+            return
+        try:
+            store = redis.Redis.from_url("redis://127.0.0.1:6379/0", socket_connect_timeout=1)
+            keys = list(store.scan_iter(f"{self.env['TUTOR_RATE_LIMIT_KEY_PREFIX']}*"))
+            if keys:
+                store.delete(*keys)
+        except (OSError, redis.RedisError):
+            pass  # no Redis: the server counted in memory
 
     def wait_until_up(self, url: str, process: subprocess.Popen) -> None:
         deadline = time.monotonic() + STARTUP_SECONDS
@@ -97,3 +125,14 @@ class LiveServer:
             except (OSError, http.client.HTTPException):
                 time.sleep(0.2)
         raise RuntimeError(f"the server did not answer within {STARTUP_SECONDS} s:\n{self.log.read_text()}")
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """Stops a process started with its own session: its group (it, its workers and their analysis
+    processes), nothing else; SIGKILL if it has not stopped in STOP_SECONDS."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 from gunicorn.app.base import BaseApplication
@@ -89,6 +90,13 @@ def rate_limit_storage(settings: Settings, processes: int) -> str:
     return url
 
 
+def without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -110,6 +118,11 @@ def serve(host: str, port: int, workers: int | None) -> None:
     settings = dataclasses.replace(
         settings, secret_key=key, rate_limit_storage_url=rate_limit_storage(settings, workers)
     )
+    click.echo(
+        f"tutor serve: {workers} process(es) on {host}:{port}, rate-limit counters in "
+        f"{without_password(settings.rate_limit_storage_url)}",
+        err=True,
+    )
     Server(
         settings,
         {
@@ -121,6 +134,8 @@ def serve(host: str, port: int, workers: int | None) -> None:
             "timeout": max(60, int(settings.limits.seconds_per_question * 3)),
             "graceful_timeout": 30,
             "accesslog": "-",
+            # gunicorn's usual line with the serving process's id (<pid>) and the time taken.
+            "access_log_format": '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(p)s %(M)sms',
             "errorlog": "-",
             "post_fork": _log_to_stderr,
             "post_worker_init": _start_analysis,

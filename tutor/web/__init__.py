@@ -107,10 +107,11 @@ def create_app(settings: Settings | None = None, **overrides: object) -> Flask:
     register_security_headers(app)
     register_error_handlers(app)
 
-    from tutor.web import apidocs, pages
+    from tutor.web import apidocs, health, pages
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(apidocs.bp)
+    app.register_blueprint(health.bp)
     # The JSON API (/api/...) and the Discourse webhook (/integrations/...) register here. Both take no
     # cookies, so each exempts itself from CSRF: csrf.exempt(bp).
     from tutor.web import api, discourse
