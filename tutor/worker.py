@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Protocol
 
 from tutor.config import Settings
@@ -79,11 +80,18 @@ class Worker:
     tried again next round."""
 
     def __init__(
-        self, jobs: list[Job], *, poll_seconds: float = 1.0, on_close: Callable[[], None] | None = None
+        self,
+        jobs: list[Job],
+        *,
+        poll_seconds: float = 1.0,
+        on_close: Callable[[], None] | None = None,
+        heartbeat: Path | None = None,
     ):
         self.jobs = jobs
         self.poll_seconds = poll_seconds
         self._on_close = on_close
+        # Touched after every batch of work and every idle wait: a health check reads its age.
+        self.heartbeat = heartbeat
         self._stopping = threading.Event()
 
     def run(self) -> None:
@@ -91,6 +99,7 @@ class Worker:
         while not self._stopping.is_set():
             if self.run_once() == 0:
                 self._stopping.wait(self._idle_seconds())
+            self._beat()
         log.info("worker stopped")
 
     def run_once(self) -> int:
@@ -104,6 +113,7 @@ class Worker:
                     log.exception("%s: the round failed; trying again in the next one", job.name)
                     break
                 done += count
+                self._beat()
                 if count < BATCH:
                     break
         return done
@@ -115,6 +125,13 @@ class Worker:
     def close(self) -> None:
         if self._on_close is not None:
             self._on_close()
+
+    def _beat(self) -> None:
+        if self.heartbeat is not None:
+            try:
+                self.heartbeat.touch()
+            except OSError:
+                log.warning("cannot touch the heartbeat file %s", self.heartbeat, exc_info=True)
 
     def _idle_seconds(self) -> float:
         wait = self.poll_seconds
@@ -130,7 +147,7 @@ class Worker:
         return max(wait, MIN_WAIT_SECONDS)
 
 
-def build_worker(settings: Settings, database: Database) -> Worker:
+def build_worker(settings: Settings, database: Database, heartbeat: Path | None = None) -> Worker:
     """The worker ``tutor worker`` runs: both jobs, on ``database``, with its own analysis workers
     (started now, so the first job does not wait for them)."""
     analyzer = Analyzer(settings.limits, workers=settings.analysis_workers)
@@ -138,4 +155,6 @@ def build_worker(settings: Settings, database: Database) -> Worker:
     cases = CaseService(database, analyzer)
     plots = PlotService(cases, analyzer, settings.limits, lease_seconds=settings.job_lease_seconds)
     jobs: list[Job] = [Outbox(DiscourseService.from_settings(settings, cases)), PlotPrerendering(plots)]
-    return Worker(jobs, poll_seconds=settings.worker_poll_seconds, on_close=analyzer.close)
+    return Worker(
+        jobs, poll_seconds=settings.worker_poll_seconds, on_close=analyzer.close, heartbeat=heartbeat
+    )

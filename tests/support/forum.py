@@ -23,6 +23,8 @@ class FakeForum:
         # reply posted without knowing it.
         self.delay = 0.0
         self.posts: dict[int, tuple[int, int]] = {}  # post id: (topic id, post number)
+        self.in_flight = 0  # replies accepted and not yet answered (while ``delay`` runs)
+        self.lookups = 0  # GET /posts/{id}/replies.json requests
         self.lock = threading.Lock()
         forum = self
 
@@ -30,6 +32,7 @@ class FakeForum:
             def do_GET(self):
                 match = re.fullmatch(r"/posts/(\d+)/replies\.json", self.path)
                 with forum.lock:
+                    forum.lookups += 1
                     where = forum.posts.get(int(match.group(1))) if match else None
                     replies = [
                         {
@@ -58,7 +61,11 @@ class FakeForum:
                         )
                         post_id = 1000 + len(forum.accepted)
                 if failure is None and forum.delay:
+                    with forum.lock:
+                        forum.in_flight += 1
                     time.sleep(forum.delay)
+                    with forum.lock:
+                        forum.in_flight -= 1
                 if failure is not None:
                     status, headers = failure
                     self.send_response(status)

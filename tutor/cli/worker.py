@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import signal
+from pathlib import Path
 
 import click
 
@@ -15,14 +16,20 @@ from tutor.worker import build_worker
 
 @main.command()
 @click.option("--once", is_flag=True, help="Do what is due now, then exit (for cron or a one-off run).")
-def worker(once: bool) -> None:
+@click.option(
+    "--heartbeat",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A file to touch after each batch of work and each idle second (for health checks).",
+)
+def worker(once: bool, heartbeat: Path | None) -> None:
     """Run the background jobs until stopped (SIGTERM or Ctrl-C: after the piece of work in hand)."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s [worker %(process)d] %(levelname)s %(name)s: %(message)s"
     )
     settings = Settings.from_env()
     database = migrated_database()
-    runner = build_worker(settings, database)
+    logging.getLogger(__name__).info("starting its analysis workers")
+    runner = build_worker(settings, database, heartbeat)
     try:
         if once:
             click.echo(f"did {runner.run_once()} pieces of work")

@@ -1,0 +1,144 @@
+"""The production topology on loopback: Debian's nginx in front of two `tutor serve` instances, `tutor
+worker`s, PostgreSQL (a fresh schema of TUTOR_TEST_DATABASE_URL) and the machine's Redis (a random key
+prefix, deleted afterwards), started by deploy/local_topology.py as `make prod` starts it, on free
+ports, with nginx's prefix, config, pid and logs in a temporary folder, and stopped by their own pids.
+
+Without nginx, PostgreSQL or Redis these tests skip; under CI=true they fail.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import random
+import secrets
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from support.ci import skip_or_fail_in_ci
+from support.forum import FakeForum
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPOSITORY / "deploy"))
+
+from local_topology import NGINX, Topology, free_port  # noqa: E402
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+ADMIN_TOKEN = "topology-admin-token"
+WEBHOOK_SECRET = "topology-webhook-secret"
+RATE_LIMIT = 30  # per hour and client address: the test's windows never end while it runs
+LEASE_SECONDS = 20
+
+
+@dataclass
+class Response:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def text(self) -> str:
+        return self.body.decode(errors="replace")
+
+
+def some_address() -> str:
+    """A loopback address of its own (all of 127.0.0.0/8 is this machine): each client the test plays
+    has its own rate-limit allowance, as different people behind nginx do."""
+    return f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+
+
+def request(
+    url: str,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    source: str | None = None,
+    timeout: float = 120,
+) -> Response:
+    """One request on a new connection from ``source`` (a fresh loopback address unless given)."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(
+        parts.hostname, parts.port, timeout=timeout, source_address=(source or some_address(), 0)
+    )
+    try:
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        connection.request(method, path or "/", body=body, headers=headers or {})
+        answer = connection.getresponse()
+        return Response(answer.status, answer.headers, answer.read())
+    finally:
+        connection.close()
+
+
+def need(condition: bool, reason: str) -> None:
+    if not condition:
+        skip_or_fail_in_ci(reason, ci_reason=f"CI=true: {reason}; the topology tests must run in CI")
+
+
+@pytest.fixture(scope="session")
+def forum() -> Iterator[FakeForum]:
+    forum = FakeForum()
+    yield forum
+    forum.close()
+
+
+@pytest.fixture(scope="session")
+def topology(tmp_path_factory, forum) -> Iterator[Topology]:
+    need(
+        Path(NGINX).exists() or shutil.which("nginx") is not None, "nginx is missing (apt-get install nginx)"
+    )
+    base = os.environ.get("TUTOR_TEST_DATABASE_URL")
+    need(bool(base), "set TUTOR_TEST_DATABASE_URL (PostgreSQL) to run the topology tests")
+    redis = pytest.importorskip("redis")
+    store = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        store.ping()
+    except redis.RedisError:
+        need(False, f"no Redis at {REDIS_URL}")
+
+    schema = f"tutor_topology_{secrets.token_hex(6)}"
+    prefix = f"test-topology-{secrets.token_hex(6)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    database_url = (
+        make_url(base)
+        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .render_as_string(hide_password=False)
+    )
+    topology = Topology(
+        root=tmp_path_factory.mktemp("topology"),
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        port=free_port(),
+        web_ports=[free_port(), free_port()],
+        processes_per_instance=1,
+        workers=1,
+        env={
+            "TUTOR_RATE_LIMIT": f"{RATE_LIMIT} per hour",
+            "TUTOR_RATE_LIMIT_KEY_PREFIX": prefix,
+            "TUTOR_ADMIN_TOKEN": ADMIN_TOKEN,
+            "TUTOR_DISCOURSE_URL": forum.url,
+            "TUTOR_DISCOURSE_API_KEY": "topology-forum-key",
+            "TUTOR_DISCOURSE_SECRET": WEBHOOK_SECRET,
+            "TUTOR_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
+            "TUTOR_WORKER_POLL_SECONDS": "0.2",
+        },
+    )
+    try:
+        topology.start()
+        topology.schema_url = database_url
+        yield topology
+    finally:
+        topology.stop()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+        keys = list(store.scan_iter(f"{prefix}*"))
+        if keys:
+            store.delete(*keys)
