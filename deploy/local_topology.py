@@ -13,6 +13,7 @@ Only the standard library here: it runs the tutor through its command line, like
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import shutil
@@ -90,18 +91,21 @@ def free_port() -> int:
 
 
 def stop_group(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    """Stops a process started in its own session, with its children (gunicorn's workers, the analysis
-    processes), and nothing else; SIGKILL after STOP_SECONDS."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, sig)
-        process.wait(timeout=STOP_SECONDS)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
+    """Stops a process started in its own session: ``sig`` to it alone (gunicorn's master tells its
+    workers, which finish the requests in hand and then close their analysis processes; a signal to
+    the whole group would kill those analysis processes under the requests), then SIGKILL to whatever
+    is left of its group: after STOP_SECONDS, or at once once it has exited."""
+    if process.poll() is None:
+        try:
+            os.kill(process.pid, sig)
+            process.wait(timeout=STOP_SECONDS)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            pass
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    process.wait()
 
 
 def wait_until_answers(

@@ -9,6 +9,7 @@ key prefix, whose keys are deleted when the server stops.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import secrets
@@ -128,11 +129,13 @@ class LiveServer:
 
 
 def stop_group(process: subprocess.Popen) -> None:
-    """Stops a process started with its own session: its group (it, its workers and their analysis
-    processes), nothing else; SIGKILL if it has not stopped in STOP_SECONDS."""
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_SECONDS)
-    except subprocess.TimeoutExpired:
+    """Stops a process started with its own session: SIGTERM to it alone (gunicorn's master tells its
+    workers, which finish their requests and then close their analysis processes), then SIGKILL to
+    whatever is left of its group, at once once it has exited or after STOP_SECONDS."""
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=STOP_SECONDS)
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    process.wait()

@@ -8,76 +8,27 @@ Without nginx, PostgreSQL or Redis these tests skip; under CI=true they fail.
 
 from __future__ import annotations
 
-import http.client
 import os
-import random
 import secrets
 import shutil
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from support.ci import skip_or_fail_in_ci
 from support.forum import FakeForum
-
-REPOSITORY = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPOSITORY / "deploy"))
-
-from local_topology import NGINX, Topology, free_port  # noqa: E402
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-ADMIN_TOKEN = "topology-admin-token"
-WEBHOOK_SECRET = "topology-webhook-secret"
-RATE_LIMIT = 30  # per hour and client address: the test's windows never end while it runs
-LEASE_SECONDS = 20
-
-
-@dataclass
-class Response:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    def text(self) -> str:
-        return self.body.decode(errors="replace")
-
-
-def some_address() -> str:
-    """A loopback address of its own (all of 127.0.0.0/8 is this machine): each client the test plays
-    has its own rate-limit allowance, as different people behind nginx do."""
-    return f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
-
-
-def request(
-    url: str,
-    method: str = "GET",
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-    source: str | None = None,
-    timeout: float = 120,
-) -> Response:
-    """One request on a new connection from ``source`` (a fresh loopback address unless given)."""
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(
-        parts.hostname, parts.port, timeout=timeout, source_address=(source or some_address(), 0)
-    )
-    try:
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        connection.request(method, path or "/", body=body, headers=headers or {})
-        answer = connection.getresponse()
-        return Response(answer.status, answer.headers, answer.read())
-    finally:
-        connection.close()
-
-
-def need(condition: bool, reason: str) -> None:
-    if not condition:
-        skip_or_fail_in_ci(reason, ci_reason=f"CI=true: {reason}; the topology tests must run in CI")
+from support.topology import (
+    ADMIN_TOKEN,
+    LEASE_SECONDS,
+    NGINX,
+    RATE_LIMIT,
+    REDIS_URL,
+    WEBHOOK_SECRET,
+    Topology,
+    free_port,
+    need,
+)
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import REPOSITORY
-from local_topology import NGINX, write_nginx_config
 from support.ci import skip_or_fail_in_ci
+from support.topology import NGINX, REPOSITORY, write_nginx_config
 
 from tutor.cli import main
 

@@ -16,9 +16,9 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import ADMIN_TOKEN, RATE_LIMIT, WEBHOOK_SECRET, request, some_address
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
+from support.topology import ADMIN_TOKEN, RATE_LIMIT, WEBHOOK_SECRET, request, some_address
 
 from tutor.discourse import sign
 from tutor.persistence.integrations import DiscoursePost
@@ -220,7 +220,10 @@ def test_restarting_an_instance_under_load_loses_no_acknowledged_request(topolog
                 if answer.status == 303:
                     acknowledged.append(answer.headers["Location"])
                 else:
-                    refused.append((answer.status, answer.headers.get("Retry-After"), answer.text()[:200]))
+                    said = re.findall(r'class="[^"]*error[^"]*"[^>]*>([^<]+)', answer.text()) or [
+                        answer.text()[:200]
+                    ]
+                    refused.append((answer.status, answer.headers.get("Retry-After"), said))
 
     def read():
         while not stop.is_set():
