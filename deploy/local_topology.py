@@ -90,6 +90,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """``command`` in a session of its own (so it and its children can be stopped together), its
+    output appended to ``log``."""
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
 def stop_group(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
     """Stops a process started in its own session: ``sig`` to it alone (gunicorn's master tells its
     workers, which finish the requests in hand and then close their analysis processes; a signal to
@@ -208,11 +217,7 @@ class Topology:
         port = self.web_ports[index]
         log = self.root / f"web-{index + 1}.log"
         command = [*TUTOR, "serve", "--host", "127.0.0.1", "--port", str(port)]
-        command += ["--workers", str(self.processes_per_instance)]
-        with log.open("ab") as output:
-            process = subprocess.Popen(
-                command, env=self.process_env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        process = spawn([*command, "--workers", str(self.processes_per_instance)], self.process_env, log)
         self.webs[index] = process
         wait_until_answers(f"{self.web_url(index)}/healthz", process, log)
         return process
@@ -227,15 +232,7 @@ class Topology:
 
     def start_worker(self) -> subprocess.Popen:
         number = len(self.worker_processes) + 1
-        log = self.root / f"worker-{number}.log"
-        with log.open("ab") as output:
-            process = subprocess.Popen(
-                [*TUTOR, "worker"],
-                env=self.process_env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = spawn([*TUTOR, "worker"], self.process_env, self.root / f"worker-{number}.log")
         self.worker_processes.append(process)
         return process
 

@@ -9,12 +9,9 @@ key prefix, whose keys are deleted when the server stops.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,15 +20,11 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+# The same start and stop as the production topology's (deploy/local_topology.py).
+from support.topology import free_port, spawn, stop_group
+
 TUTOR = [sys.executable, "-c", "from tutor.cli import main; main()"]
 STARTUP_SECONDS = 60
-STOP_SECONDS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class LiveServer:
@@ -75,14 +68,7 @@ class LiveServer:
     @contextmanager
     def tutor_worker(self) -> Iterator[subprocess.Popen]:
         """``tutor worker`` beside the server (the forum's replies, plots of new cases)."""
-        with (self.root / "worker.log").open("wb") as output:
-            process = subprocess.Popen(
-                [*TUTOR, "worker"],
-                env=self.env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = spawn([*TUTOR, "worker"], self.env, self.root / "worker.log")
         try:
             yield process
         finally:
@@ -90,10 +76,8 @@ class LiveServer:
 
     @contextmanager
     def running(self, command: list[str], probe: str) -> Iterator[subprocess.Popen]:
-        with self.log.open("wb") as output:
-            process = subprocess.Popen(
-                command, env=self.env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        self.log.unlink(missing_ok=True)
+        process = spawn(command, self.env, self.log)
         try:
             self.wait_until_up(self.url + probe, process)
             yield process
@@ -126,16 +110,3 @@ class LiveServer:
             except (OSError, http.client.HTTPException):
                 time.sleep(0.2)
         raise RuntimeError(f"the server did not answer within {STARTUP_SECONDS} s:\n{self.log.read_text()}")
-
-
-def stop_group(process: subprocess.Popen) -> None:
-    """Stops a process started with its own session: SIGTERM to it alone (gunicorn's master tells its
-    workers, which finish their requests and then close their analysis processes), then SIGKILL to
-    whatever is left of its group, at once once it has exited or after STOP_SECONDS."""
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=STOP_SECONDS)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()

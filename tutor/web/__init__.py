@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
-import logging
 from dataclasses import dataclass
 
 from apiflask import APIFlask
@@ -23,8 +22,6 @@ from tutor.services.plots import PlotService
 from tutor.web.errors import register_error_handlers
 from tutor.web.extensions import csrf, init_rate_limits
 from tutor.web.security import register_security_headers
-
-log = logging.getLogger(__name__)
 
 SETTING_NAMES = frozenset(field.name for field in dataclasses.fields(Settings))
 
