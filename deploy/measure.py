@@ -130,14 +130,14 @@ def main() -> None:
         print(f"{arguments.clients} clients through nginx, {arguments.seconds:g} s per workload")
         print("| instances × processes | workload | requests/s | p50 ms | p99 ms | not 2xx |")
         print("|---|---|---|---|---|---|")
-        for instances in (1, 2):
-            results = measure(
-                instances, arguments.processes, arguments.clients, arguments.seconds, database_url
-            )
+        for config in arguments.configs.split(","):
+            instances, processes = (int(part) for part in config.split("x"))
+            results = measure(instances, processes, arguments.clients, arguments.seconds, database_url)
             for workload, (rate, p50, p99, bad) in results.items():
-                print(
-                    f"| {instances} × {arguments.processes} | {workload} | {rate:.1f} | {p50:.0f} | {p99:.0f} | {bad} |"
+                row = (
+                    f"| {instances} × {processes} | {workload} | {rate:.1f} | {p50:.0f} | {p99:.0f} | {bad} |"
                 )
+                print(row, flush=True)
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
