@@ -7,7 +7,7 @@ PostgreSQL and Redis.
 Everything it starts (nginx with its own prefix, config, pid and logs under the run folder; each
 instance and worker in its own process group) is stopped by its own pid when it exits (Ctrl-C or
 SIGTERM). tests/topology/ drives the same class, `Topology`, on free ports and a fresh PostgreSQL schema.
-Only the standard library here: it runs the tutor through its command line, like an operator would.
+It runs the tutor through its command line, like an operator would.
 """
 
 from __future__ import annotations
@@ -82,6 +82,20 @@ def write_nginx_config(root: Path, site: str) -> Path:
     if checked.returncode != 0:
         raise RuntimeError(f"nginx refused {config}: {checked.stderr.strip()}")
     return config
+
+
+def delete_rate_limit_keys(redis_url: str, prefix: str) -> None:
+    """Deletes the rate-limit counters kept under TUTOR_RATE_LIMIT_KEY_PREFIX ``prefix`` (the limiter
+    names them ``LIMITS:LIMITER/<prefix>/...``); nothing if Redis does not answer."""
+    import redis
+
+    try:
+        store = redis.Redis.from_url(redis_url, socket_connect_timeout=1)
+        keys = list(store.scan_iter(f"LIMITS:LIMITER/{prefix}/*", count=1000))
+        for start in range(0, len(keys), 1000):
+            store.delete(*keys[start : start + 1000])
+    except redis.RedisError:
+        pass
 
 
 def free_port() -> int:

@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from local_topology import Topology, free_port
+from local_topology import DEFAULT_REDIS_URL, Topology, delete_rate_limit_keys, free_port
 
 ADMIN = "measure-admin-token"
 QUESTION = {
@@ -78,6 +78,7 @@ def drive(port: int, clients: int, seconds: float, make_request) -> tuple[float,
 
 
 def measure(instances: int, processes: int, clients: int, seconds: float, database_url: str) -> dict:
+    prefix = f"measure-{secrets.token_hex(4)}"
     with tempfile.TemporaryDirectory(prefix="tutor-measure-") as root:
         topology = Topology(
             root=Path(root),
@@ -89,7 +90,7 @@ def measure(instances: int, processes: int, clients: int, seconds: float, databa
             env={
                 "TUTOR_ADMIN_TOKEN": ADMIN,
                 "TUTOR_RATE_LIMIT": "1000000 per minute",
-                "TUTOR_RATE_LIMIT_KEY_PREFIX": f"measure-{secrets.token_hex(4)}",
+                "TUTOR_RATE_LIMIT_KEY_PREFIX": prefix,
             },
         )
         topology.start()
@@ -108,6 +109,7 @@ def measure(instances: int, processes: int, clients: int, seconds: float, databa
             return results
         finally:
             topology.stop()
+            delete_rate_limit_keys(DEFAULT_REDIS_URL, prefix)
 
 
 def main() -> None:

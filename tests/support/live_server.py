@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 # The same start and stop as the production topology's (deploy/local_topology.py).
-from support.topology import free_port, spawn, stop_group
+from support.topology import delete_rate_limit_keys, free_port, spawn, stop_group
 
 TUTOR = [sys.executable, "-c", "from tutor.cli import main; main()"]
 STARTUP_SECONDS = 60
@@ -45,7 +45,7 @@ class LiveServer:
             "TUTOR_PUBLIC_URL": self.url,
             # The tests ask more questions in a minute than a learner would.
             "TUTOR_RATE_LIMIT": "1000 per minute",
-            "TUTOR_RATE_LIMIT_KEY_PREFIX": f"test-{secrets.token_hex(6)}",
+            "TUTOR_RATE_LIMIT_KEY_PREFIX": f"test-live-{secrets.token_hex(6)}",
             **env,
         }
         self.tutor("db", "upgrade")
@@ -83,20 +83,7 @@ class LiveServer:
             yield process
         finally:
             stop_group(process)
-            self.delete_rate_limit_keys()
-
-    def delete_rate_limit_keys(self) -> None:
-        try:
-            import redis
-        except ImportError:
-            return
-        try:
-            store = redis.Redis.from_url("redis://127.0.0.1:6379/0", socket_connect_timeout=1)
-            keys = list(store.scan_iter(f"{self.env['TUTOR_RATE_LIMIT_KEY_PREFIX']}*"))
-            if keys:
-                store.delete(*keys)
-        except (OSError, redis.RedisError):
-            pass  # no Redis: the server counted in memory
+            delete_rate_limit_keys("redis://127.0.0.1:6379/0", self.env["TUTOR_RATE_LIMIT_KEY_PREFIX"])
 
     def wait_until_up(self, url: str, process: subprocess.Popen) -> None:
         deadline = time.monotonic() + STARTUP_SECONDS

@@ -15,7 +15,15 @@ from support.ci import skip_or_fail_in_ci
 REPOSITORY = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPOSITORY / "deploy"))
 
-from local_topology import NGINX, Topology, free_port, spawn, stop_group, write_nginx_config  # noqa: E402,F401
+from local_topology import (  # noqa: E402,F401
+    NGINX,
+    Topology,
+    delete_rate_limit_keys,
+    free_port,
+    spawn,
+    stop_group,
+    write_nginx_config,
+)
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ADMIN_TOKEN = "topology-admin-token"

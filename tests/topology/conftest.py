@@ -26,6 +26,7 @@ from support.topology import (
     REDIS_URL,
     WEBHOOK_SECRET,
     Topology,
+    delete_rate_limit_keys,
     free_port,
     need,
 )
@@ -90,6 +91,4 @@ def topology(tmp_path_factory, forum) -> Iterator[Topology]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
-        keys = list(store.scan_iter(f"{prefix}*"))
-        if keys:
-            store.delete(*keys)
+        delete_rate_limit_keys(REDIS_URL, prefix)
