@@ -9,14 +9,16 @@ Across real processes and machines the same is shown by tests/topology/ (nginx, 
 from __future__ import annotations
 
 import dataclasses
-import os
 import secrets
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
+from flask import Flask
 from sqlalchemy import select
 from support.apps import app_for, migrated_sqlite
 from support.ci import skip_or_fail_in_ci
@@ -52,23 +54,21 @@ class CountingAnalyzer:
         return function(case, name, limits)
 
 
-def instance(database_url: str, root, **settings):
+@contextmanager
+def instance(database_url: str, root) -> Iterator[tuple[Flask, CountingAnalyzer]]:
     """One instance's app on the shared database, its plots drawn by a CountingAnalyzer."""
-    settings = Settings(database_url=database_url, secret_key="test", **settings)
-    app_context = app_for(settings, root, TESTING=True, RATELIMIT_ENABLED=False)
-    app = app_context.__enter__()
-    app.extensions["tutor"].cases.analyzer = tutor.engine
-    counting = CountingAnalyzer()
-    app.extensions["tutor"].plots.analyzer = counting
-    return app, counting, app_context
+    settings = Settings(database_url=database_url, secret_key="test")
+    with app_for(settings, root, TESTING=True, RATELIMIT_ENABLED=False) as app:
+        app.extensions["tutor"].cases.analyzer = tutor.engine
+        counting = CountingAnalyzer()
+        app.extensions["tutor"].plots.analyzer = counting
+        yield app, counting
 
 
 @pytest.fixture
 def two_instances(database_url, tmp_path):
-    made = [instance(database_url, tmp_path / name) for name in ("one", "two")]
-    yield [(app, counting) for app, counting, _ in made]
-    for _, _, context in made:
-        context.__exit__(None, None, None)
+    with instance(database_url, tmp_path / "one") as one, instance(database_url, tmp_path / "two") as two:
+        yield [one, two]
 
 
 def new_case(app) -> str:
@@ -319,8 +319,7 @@ def test_tutor_worker_once_replies_to_stored_posts_and_draws_new_plots(tmp_path,
             "TUTOR_SECRET_KEY": "test",
         }.items():
             monkeypatch.setenv(name, value)
-        app, _, context = instance(database_url, tmp_path / "web")
-        try:
+        with instance(database_url, tmp_path / "web") as (app, _):
             service = app.extensions["tutor_discourse"].service
             service.receive(IncomingPost(3, 7, 2, "brent", "@tutorbot f = x**2 + y**2 at x=1, y=2 lr 0.1"))
             case_id = new_case(app)
@@ -333,11 +332,8 @@ def test_tutor_worker_once_replies_to_stored_posts_and_draws_new_plots(tmp_path,
             with app.extensions["tutor"].cases.database.session() as session:
                 stored = set(session.scalars(select(StoredPlot.name).where(StoredPlot.case_id == case_id)))
             assert stored == set(plots.available(app.extensions["tutor"].cases.get(case_id)))
-        finally:
-            context.__exit__(None, None, None)
     finally:
         forum.close()
-    assert os.environ["TUTOR_SECRET_KEY"] == "test"  # nothing else was changed for later tests
 
 
 def test_settings_refuse_a_negative_number_of_proxies(monkeypatch):
