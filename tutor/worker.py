@@ -30,7 +30,7 @@ from tutor.services.plots import PlotService
 
 log = logging.getLogger(__name__)
 
-# Pieces of work a job does before the worker checks whether it is asked to stop.
+# Pieces of work a job does before the worker turns to the next job (the plots: one case's).
 BATCH = 10
 # The shortest wait between rounds, so a job whose work is due "now" cannot make the loop spin.
 MIN_WAIT_SECONDS = 0.05
@@ -69,7 +69,7 @@ class PlotPrerendering:
     name: str = "plot pre-rendering"
 
     def run_due(self, limit: int) -> int:
-        return self.plots.prerender_due(limit)
+        return self.plots.prerender_due(cases=1)  # one case's plots, then the outbox again
 
     def next_due(self) -> datetime | None:
         return None  # new cases are found by looking
@@ -103,19 +103,23 @@ class Worker:
         log.info("worker stopped")
 
     def run_once(self) -> int:
-        """One round: each job until it has nothing due (or the worker is asked to stop)."""
+        """Rounds of one batch per job, the outbox first, until no job has anything due (or the worker
+        is asked to stop): a long job (drawing plots) never keeps forum replies waiting for more than
+        one batch of it."""
         done = 0
-        for job in self.jobs:
-            while not self._stopping.is_set():
+        while not self._stopping.is_set():
+            round_done = 0
+            for job in self.jobs:
+                if self._stopping.is_set():
+                    break
                 try:
-                    count = job.run_due(BATCH)
+                    round_done += job.run_due(BATCH)
                 except Exception:
                     log.exception("%s: the round failed; trying again in the next one", job.name)
-                    break
-                done += count
                 self._beat()
-                if count < BATCH:
-                    break
+            done += round_done
+            if round_done == 0:
+                break
         return done
 
     def stop(self) -> None:

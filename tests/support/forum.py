@@ -23,7 +23,8 @@ class FakeForum:
         # reply posted without knowing it.
         self.delay = 0.0
         self.posts: dict[int, tuple[int, int]] = {}  # post id: (topic id, post number)
-        self.in_flight = 0  # replies accepted and not yet answered (while ``delay`` runs)
+        # The client ports of replies accepted and not yet answered (while ``delay`` runs).
+        self.in_flight: set[int] = set()
         self.lookups = 0  # GET /posts/{id}/replies.json requests
         self.lock = threading.Lock()
         forum = self
@@ -61,11 +62,12 @@ class FakeForum:
                         )
                         post_id = 1000 + len(forum.accepted)
                 if failure is None and forum.delay:
+                    port = self.client_address[1]
                     with forum.lock:
-                        forum.in_flight += 1
+                        forum.in_flight.add(port)
                     time.sleep(forum.delay)
                     with forum.lock:
-                        forum.in_flight -= 1
+                        forum.in_flight.discard(port)
                 if failure is not None:
                     status, headers = failure
                     self.send_response(status)

@@ -4,6 +4,7 @@ settings they start it with, and requests from loopback addresses of their own."
 from __future__ import annotations
 
 import http.client
+import os
 import random
 import sys
 from dataclasses import dataclass
@@ -73,3 +74,25 @@ def request(
 def need(condition: bool, reason: str) -> None:
     if not condition:
         skip_or_fail_in_ci(reason, ci_reason=f"CI=true: {reason}; the topology tests must run in CI")
+
+
+def owner_of_connection(pids: list[int], local_port: int) -> int | None:
+    """Which of ``pids`` holds the TCP connection from 127.0.0.1:``local_port`` (from /proc: the
+    connection's socket inode, then the processes' open sockets)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == local_port:
+                    inodes.add(fields[9])
+    for pid in pids:
+        fd_dir = Path(f"/proc/{pid}/fd")
+        for fd in fd_dir.iterdir() if fd_dir.exists() else ():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                return pid
+    return None

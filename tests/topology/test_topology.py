@@ -5,6 +5,7 @@ the unloaded latency first and bounds the loaded one by a generous multiple of i
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import signal
@@ -18,7 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
-from support.topology import ADMIN_TOKEN, RATE_LIMIT, WEBHOOK_SECRET, request, some_address
+from support.topology import (
+    ADMIN_TOKEN,
+    RATE_LIMIT,
+    WEBHOOK_SECRET,
+    owner_of_connection,
+    request,
+    some_address,
+)
 
 from tutor.discourse import sign
 from tutor.persistence.integrations import DiscoursePost
@@ -28,11 +36,15 @@ pytestmark = pytest.mark.topology
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
-def wait_until(condition, seconds: float, what: str) -> None:
+def wait_until(condition, seconds: float, what: str, details=lambda: "") -> None:
     deadline = time.monotonic() + seconds
     while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {seconds} s"
+        assert time.monotonic() < deadline, f"{what}: not within {seconds} s\n{details()}"
         time.sleep(0.1)
+
+
+def worker_logs(topology) -> str:
+    return topology.logs("worker-*.log")[-4000:]
 
 
 def count_in_logs(topology, pattern: str, files: str = "*.log") -> int:
@@ -172,7 +184,12 @@ def test_twenty_forum_posts_are_answered_exactly_once_by_two_workers(topology, f
         forum.add_post(post_id, 70, post_id + 1)
         assert webhook(topology, post_id).status == 202
 
-    wait_until(lambda: post_states(topology, posts) == {"sent"}, 180, "every post replied to")
+    wait_until(
+        lambda: post_states(topology, posts) == {"sent"},
+        180,
+        "every post replied to",
+        lambda: worker_logs(topology),
+    )
 
     assert replies_to(forum, set(posts)) == list(posts)
 
@@ -180,22 +197,35 @@ def test_twenty_forum_posts_are_answered_exactly_once_by_two_workers(topology, f
 def test_forum_posts_are_answered_exactly_once_when_a_worker_is_killed_mid_delivery(topology, forum):
     while len(topology.worker_processes) < 2:
         topology.start_worker()
-    forum.delay = 1.0  # each reply is posted, then answered a second later
+    forum.delay = 1.0  # each reply is posted, then confirmed a second later
     lookups = forum.lookups
     posts = range(21, 41)
     try:
         for post_id in posts:
             forum.add_post(post_id, 70, post_id + 1)
             assert webhook(topology, post_id).status == 202
-        # Both workers hold a reply the forum has taken but not yet confirmed.
-        wait_until(lambda: forum.in_flight == 2, 120, "both workers sending")
-        victim = topology.worker_processes.pop(0)
-        victim_group = victim.pid
-        import os
+        # The worker whose reply the forum has taken but not yet confirmed dies now (SIGKILL, with its
+        # analysis processes): it never learns the reply went out.
+        workers = {process.pid: process for process in topology.worker_processes}
+        sending: list[int] = []
 
-        os.killpg(victim_group, signal.SIGKILL)
+        def a_worker_is_sending() -> bool:
+            with forum.lock:
+                ports = list(forum.in_flight)
+            sending[:] = [pid for pid in (owner_of_connection(list(workers), port) for port in ports) if pid]
+            return bool(sending)
+
+        wait_until(a_worker_is_sending, 120, "a worker sending a reply", lambda: worker_logs(topology))
+        victim = workers[sending[0]]
+        os.killpg(victim.pid, signal.SIGKILL)
         victim.wait()
-        wait_until(lambda: post_states(topology, posts) == {"sent"}, 300, "every post replied to")
+        topology.worker_processes.remove(victim)
+        wait_until(
+            lambda: post_states(topology, posts) == {"sent"},
+            300,
+            "every post replied to",
+            lambda: worker_logs(topology),
+        )
     finally:
         forum.delay = 0
 

@@ -85,8 +85,10 @@ class PlotService:
                 time.sleep(delay)  # another process is drawing it
                 delay = min(delay * 2, MAX_POLL_SECONDS)
 
-    def prerender_due(self, limit: int = 20) -> int:
-        """Draws the plots of new cases that nobody has drawn or is drawing; returns how many."""
+    def prerender_due(self, cases: int = 1) -> int:
+        """Draws the plots of up to ``cases`` new cases that nobody has drawn or is drawing (newest
+        first); returns how many plots it drew. One case at a time by default, so that a worker goes
+        back to the forum's replies between cases."""
         now = self._clock()
         since = now - PRERENDER_WINDOW
         self._seen = {case_id: at for case_id, at in self._seen.items() if at >= since}
@@ -99,16 +101,17 @@ class PlotService:
                         ~exists().where(StoredPlot.case_id == Case.id),
                     )
                     .order_by(Case.created_at.desc())
-                    .limit(limit + len(self._seen))
+                    .limit(len(self._seen) + cases + 10)
                 )
             )
-        drawn = 0
+        drawn = done = 0
         for case_id in (case_id for case_id in fresh if case_id not in self._seen):
             self._seen[case_id] = now
             try:
                 case = self.cases.get(case_id)
             except CaseNotFound:
                 continue
+            before = drawn
             for name in plots.available(case):
                 key = (case_id, name)
                 with self._turn(key):
@@ -120,7 +123,8 @@ class PlotService:
                     except InputError:
                         pass  # stored with the plot: the page will say so
                     drawn += 1
-            if drawn >= limit:
+            done += drawn > before
+            if done >= cases:
                 break
         return drawn
 
