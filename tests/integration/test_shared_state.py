@@ -299,6 +299,42 @@ def test_serve_refuses_to_start_with_a_shared_store_that_does_not_answer(tmp_pat
     assert "does not answer" in result.output and "--workers 1" in result.output
 
 
+@contextmanager
+def silent_store() -> Iterator[str]:
+    """A "Redis" that takes connections and never answers: its URL."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+
+
+def test_serve_refuses_to_start_with_a_store_that_hangs(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUTOR_DATABASE_URL", migrated_sqlite(tmp_path))
+    with silent_store() as url:
+        monkeypatch.setenv("TUTOR_RATE_LIMIT_STORAGE_URL", url)
+
+        result = CliRunner().invoke(main, ["serve", "--workers", "2"])
+
+    assert result.exit_code == 2 and "does not answer" in result.output
+
+
+def test_a_store_that_hangs_later_does_not_hang_the_requests(tmp_path):
+    with silent_store() as url:
+        settings = Settings(
+            database_url=migrated_sqlite(tmp_path),
+            secret_key="test",
+            rate_limit="2 per minute",
+            rate_limit_storage_url=url,
+        )
+        with app_for(settings, tmp_path / "instance", TESTING=True) as app:
+            client = app.test_client()
+            statuses = [client.get("/").status_code for _ in range(3)]
+
+    # The first request waits out the store's timeouts (a second to send, a second to hear nothing);
+    # from then on requests are counted in the process until the store answers again.
+    assert statuses == [200, 200, 429]
+
+
 def test_serve_refuses_to_start_on_a_database_that_is_not_migrated(tmp_path, monkeypatch):
     monkeypatch.setenv("TUTOR_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite3'}")
 

@@ -72,8 +72,10 @@ def rate_limit_storage(settings: Settings, processes: int) -> str:
     from limits.errors import ConfigurationError
     from limits.storage import storage_from_string
 
+    from tutor.web.extensions import store_options
+
     try:
-        answers = storage_from_string(url).check()
+        answers = storage_from_string(url, **store_options(url)).check()
     except ConfigurationError as error:
         fail(f"TUTOR_RATE_LIMIT_STORAGE_URL is not a store the rate limiter can use: {error}")
     if not answers:
@@ -83,7 +85,7 @@ def rate_limit_storage(settings: Settings, processes: int) -> str:
             else "the rate-limit counters are"
         )
         fail(
-            f"{why} in {url}, which does not answer: start Redis there, point "
+            f"{why} in {without_password(url)}, which does not answer: start Redis there, point "
             "TUTOR_RATE_LIMIT_STORAGE_URL at one that answers, or serve with --workers 1 "
             "(or TUTOR_RATE_LIMIT_STORAGE_URL=memory://, which counts in each process)"
         )

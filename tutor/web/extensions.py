@@ -34,18 +34,28 @@ limiter = Limiter(
 
 # Statuses whose Retry-After tells a client when to come back.
 RETRY_STATUSES = (429, 503)
+# A Redis that hangs must not hang the requests it counts: after a second the request is counted in
+# this process instead.
+REDIS_TIMEOUTS = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+
+
+def store_options(url: str) -> dict[str, float]:
+    """Connection options for the counters' store at ``url``: timeouts for Redis, nothing otherwise."""
+    return dict(REDIS_TIMEOUTS) if url.startswith(("redis://", "rediss://", "redis+")) else {}
 
 
 def init_rate_limits(app: Flask) -> None:
     """Binds the limiter to ``app``.
 
-    A store that stops answering (Redis restarted) does not take the service down with it: requests
-    are counted in this process's memory until the store is back, and the error is logged.
+    A store that stops answering (Redis restarted, or hanging) does not take the service down with it:
+    after at most a second requests are counted in this process's memory until the store is back, and
+    the error is logged.
 
     Flask-Limiter's own headers would put ``Retry-After`` on every response (201 and 500 included), where
     clients read it as "try again later"; the limit's headers are written here instead, with
     ``Retry-After`` on a 429 only. A 503 brings its own.
     """
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", store_options(app.config["RATELIMIT_STORAGE_URI"]))
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
