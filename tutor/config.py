@@ -88,8 +88,13 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     workers: int = 2
     analysis_workers: int = 1
-    rate_limit_storage_url: str = "memory://"
+    # None: counters in this process's memory, except under `tutor serve` with more than one worker
+    # process, which shares them in Redis (tutor.cli.serve.SHARED_RATE_LIMIT_STORAGE).
+    rate_limit_storage_url: str | None = None
+    rate_limit_key_prefix: str = "tutor"
     rate_limit: str = "60 per minute"
+    # Reverse proxies in front of the service (nginx: 1) whose X-Forwarded-* headers are believed.
+    proxies: int = 0
     max_request_bytes: int = 64 * 1024
     discourse_url: str | None = None
     discourse_api_key: str | None = None
@@ -98,7 +103,18 @@ class Settings:
     # How replies write formulas: "off" Unicode and code only (every forum reads it); "on" $$ blocks,
     # for a forum with Discourse's math plugin enabled (site setting discourse_math_enabled).
     discourse_math: str = "off"
+    # `tutor worker`: how long a claimed job (a forum reply, a plot) is its own before another worker
+    # may take it over, and how often an idle worker looks for work.
+    job_lease_seconds: float = 120.0
+    worker_poll_seconds: float = 1.0
     limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        if self.proxies < 0:
+            raise ConfigError(f"TUTOR_PROXIES must be 0 or more, not {self.proxies}")
+        for name in ("job_lease_seconds", "worker_poll_seconds"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"TUTOR_{name.upper()} must be more than 0, not {getattr(self, name)}")
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -110,13 +126,17 @@ class Settings:
             public_url=env.get("TUTOR_PUBLIC_URL", cls.public_url).rstrip("/"),
             workers=_read(env, "TUTOR_WORKERS", int, cls.workers),
             analysis_workers=_read(env, "TUTOR_ANALYSIS_WORKERS", int, cls.analysis_workers),
-            rate_limit_storage_url=env.get("TUTOR_RATE_LIMIT_STORAGE_URL", cls.rate_limit_storage_url),
+            rate_limit_storage_url=env.get("TUTOR_RATE_LIMIT_STORAGE_URL") or None,
+            rate_limit_key_prefix=env.get("TUTOR_RATE_LIMIT_KEY_PREFIX", cls.rate_limit_key_prefix),
             rate_limit=env.get("TUTOR_RATE_LIMIT", cls.rate_limit),
+            proxies=_read(env, "TUTOR_PROXIES", int, cls.proxies),
             max_request_bytes=_read(env, "TUTOR_MAX_REQUEST_BYTES", int, cls.max_request_bytes),
             discourse_url=(env.get("TUTOR_DISCOURSE_URL") or "").rstrip("/") or None,
             discourse_api_key=env.get("TUTOR_DISCOURSE_API_KEY"),
             discourse_username=env.get("TUTOR_DISCOURSE_USERNAME", cls.discourse_username),
             discourse_secret=env.get("TUTOR_DISCOURSE_SECRET"),
             discourse_math=_choice(env, "TUTOR_DISCOURSE_MATH", ("off", "on"), cls.discourse_math),
+            job_lease_seconds=_read(env, "TUTOR_JOB_LEASE_SECONDS", float, cls.job_lease_seconds),
+            worker_poll_seconds=_read(env, "TUTOR_WORKER_POLL_SECONDS", float, cls.worker_poll_seconds),
             limits=Limits.from_env(env),
         )

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import requests
+import urllib3
 
 from tutor.config import Limits
 from tutor.engine import InputError, Question, TooExpensive, parse_expression, question_from_text
@@ -476,11 +477,13 @@ def backoff_seconds(attempts: int) -> float:
 
 
 class DeliveryFailed(Exception):
-    """The forum did not take the reply. ``retry_after`` is the forum's own wait, in seconds, if it said."""
+    """The forum did not take the reply. ``retry_after`` is the forum's own wait, in seconds, if it said;
+    ``maybe_sent``: the connection broke after the reply went out, so the forum may have it."""
 
-    def __init__(self, message: str, retry_after: float | None = None):
+    def __init__(self, message: str, retry_after: float | None = None, *, maybe_sent: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.maybe_sent = maybe_sent
 
 
 def retry_after_seconds(response: requests.Response, now: datetime | None = None) -> float | None:
@@ -511,25 +514,63 @@ class ForumClient:
     username: str
     timeout: float = 15.0
 
+    def _headers(self) -> dict[str, str]:
+        return {"Api-Key": self.api_key, "Api-Username": self.username, "Accept": "application/json"}
+
     def create_post(self, topic_id: int, raw: str, reply_to_post_number: int | None) -> int:
         """Posts ``raw`` into the topic; returns the new post's id. Raises DeliveryFailed."""
         try:
             response = requests.post(
                 f"{self.base_url}/posts.json",
                 json={"topic_id": topic_id, "raw": raw, "reply_to_post_number": reply_to_post_number},
-                headers={
-                    "Api-Key": self.api_key,
-                    "Api-Username": self.username,
-                    "Accept": "application/json",
-                },
+                headers=self._headers(),
                 timeout=self.timeout,
             )
         except requests.RequestException as error:
-            raise DeliveryFailed(f"the forum could not be reached: {error}") from None
+            # Refused or unreachable: nothing went out. Anything later (a reset, a read timeout): the
+            # forum may have taken the reply before the connection failed.
+            sent = not _never_connected(error)
+            raise DeliveryFailed(f"the forum could not be reached: {error}", maybe_sent=sent) from None
         if response.status_code in (200, 201):
             try:
                 return int(response.json()["id"])
             except (ValueError, KeyError, TypeError):
                 raise DeliveryFailed(f"the forum answered {response.status_code} without a post id") from None
-        retry_after = retry_after_seconds(response) if response.status_code in (429, 503) else None
-        raise DeliveryFailed(f"the forum answered {response.status_code}: {response.text[:300]}", retry_after)
+        raise _refused(response)
+
+    def find_reply(self, post_id: int) -> int | None:
+        """The id of the bot's reply to post ``post_id`` if the forum has one (Discourse's
+        ``GET /posts/{id}/replies.json``); None if it has none. Raises DeliveryFailed."""
+        try:
+            response = requests.get(
+                f"{self.base_url}/posts/{post_id}/replies.json", headers=self._headers(), timeout=self.timeout
+            )
+        except requests.RequestException as error:
+            raise DeliveryFailed(f"the forum could not be reached: {error}") from None
+        if response.status_code == 404:
+            return None  # the post is gone: there is nothing to reply to, and no reply
+        if response.status_code != 200:
+            raise _refused(response)
+        try:
+            replies = response.json()
+            return next(
+                int(reply["id"])
+                for reply in replies
+                if str(reply.get("username", "")).lower() == self.username.lower()
+            )
+        except StopIteration:
+            return None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise DeliveryFailed("the forum's list of replies could not be read") from None
+
+
+def _never_connected(error: requests.RequestException) -> bool:
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def _refused(response: requests.Response) -> DeliveryFailed:
+    retry_after = retry_after_seconds(response) if response.status_code in (429, 503) else None
+    return DeliveryFailed(f"the forum answered {response.status_code}: {response.text[:300]}", retry_after)

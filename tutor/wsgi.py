@@ -1,11 +1,11 @@
-"""The WSGI entry point: ``gunicorn tutor.wsgi:app`` (what ``tutor serve`` runs). Settings come from the
-environment (TUTOR_*), read once in each server process."""
+"""The WSGI entry point for other servers (``gunicorn tutor.wsgi:app``); ``tutor serve`` is the usual way.
+Settings come from the environment (TUTOR_*), read once in each server process.
+
+Importing this starts nothing but the app: the analysis workers start on the first question (``tutor
+serve`` starts them in each server process before it takes requests), and the background jobs (forum
+replies, plots of new cases) run in ``tutor worker``, a process of their own.
+"""
 
 from tutor.web import create_app
-from tutor.web.discourse import start_background_delivery
 
 app = create_app()
-# Before this process accepts requests: the first question must not wait for the workers to start.
-app.extensions["tutor"].analyzer.start()
-# Replies left pending by a crash or a forum outage go out without waiting for the next webhook.
-start_background_delivery(app)

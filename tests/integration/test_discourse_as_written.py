@@ -11,6 +11,7 @@ from markdown_it import MarkdownIt
 from sqlalchemy import update
 from support.apps import app_for
 from support.forum import FakeForum
+from support.workers import outbox_worker
 from test_discourse_webhook import count_cases, deliver, post_payload, rows, settings_for, wait_until
 
 import tutor.engine
@@ -31,10 +32,11 @@ def forum():
 
 @pytest.fixture
 def app(database_url, forum, tmp_path):
+    """The web app with `tutor worker`'s loop beside it, as `make run` runs them."""
     with app_for(settings_for(database_url, forum.url), tmp_path / "instance", TESTING=True) as app:
         app.extensions["tutor"].cases.analyzer = tutor.engine
-        yield app
-        app.extensions["tutor_discourse"].dispatcher.stop()
+        with outbox_worker(app):
+            yield app
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from support.apps import app_for
 from support.forum import FakeForum
+from support.workers import outbox_worker
 
 import tutor.engine
 from tutor.cli import main
@@ -52,11 +53,18 @@ def settings_for(database_url: str, forum_url: str) -> Settings:
 
 
 @pytest.fixture
-def app(database_url, forum, tmp_path):
+def web_only(database_url, forum, tmp_path):
+    """The web app alone: posts it stores wait for a worker."""
     with app_for(settings_for(database_url, forum.url), tmp_path / "instance", TESTING=True) as app:
         app.extensions["tutor"].cases.analyzer = tutor.engine
         yield app
-        app.extensions["tutor_discourse"].dispatcher.stop()
+
+
+@pytest.fixture
+def app(web_only):
+    """The web app with `tutor worker`'s loop running beside it, as `make run` runs them."""
+    with outbox_worker(web_only):
+        yield web_only
 
 
 @pytest.fixture
@@ -356,9 +364,9 @@ def test_two_workers_never_send_one_reply_twice(app, forum):
     assert count_cases(app) == 10
 
 
-def test_tutor_discourse_deliver_sends_what_a_crash_left_behind(app, forum, database_url, monkeypatch):
-    # Stored and acknowledged, then the process died before any thread answered it.
-    service = app.extensions["tutor_discourse"].service
+def test_tutor_discourse_deliver_sends_what_a_crash_left_behind(web_only, forum, database_url, monkeypatch):
+    # Stored and acknowledged, then the process died before any worker answered it.
+    service = web_only.extensions["tutor_discourse"].service
     service.receive(IncomingPost(55, 9, 2, "brent", QUESTION_POST), event_id="ev-55")
     for name, value in {
         "TUTOR_DATABASE_URL": database_url,

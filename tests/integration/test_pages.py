@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from html import unescape
-from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 from support.apps import migrated_sqlite, sqlite_app
 
-from tutor.config import Settings
+from tutor.config import ConfigError, Settings
+from tutor.persistence.shared import StoredPlot
 from tutor.services.cases import CaseNotFound
 from tutor.web import create_app
 from tutor.web.pages.examples import BY_SLUG, EXAMPLES
@@ -402,7 +402,8 @@ def test_formulas_and_plots_are_worked_out_in_the_analysis_workers(client, app, 
     html = client.get(flip_case).get_data(as_text=True)
     assert "<math" in html
     case_id = flip_case.rsplit("/", 1)[1]
-    shutil.rmtree(Path(app.config["PLOT_CACHE_DIR"]) / case_id, ignore_errors=True)
+    with app.extensions["tutor"].cases.database.session(write=True) as session:
+        session.execute(delete(StoredPlot).where(StoredPlot.case_id == case_id))  # drawn now
     response = client.get(f"{flip_case}/plots/line.png")
     assert response.status_code == 200 and response.data.startswith(b"\x89PNG")
 
@@ -413,9 +414,7 @@ def test_plots_are_png_and_cached(client, app, flip_case, name):
     assert response.status_code == 200
     assert response.mimetype == "image/png"
     assert response.data.startswith(b"\x89PNG")
-    cached = app.config["PLOT_CACHE_DIR"] + f"/{flip_case.rsplit('/', 1)[1]}/{name}.png"
-    with open(cached, "rb") as file:
-        assert file.read() == response.data
+    assert app.extensions["tutor"].plots.stored(flip_case.rsplit("/", 1)[1], name) == response.data
 
 
 def test_unknown_plot_and_unknown_case_are_404_pages(client, flip_case):
@@ -504,8 +503,7 @@ def test_reviewer_finds_filters_and_deletes_a_case_after_confirming(client, app)
     html = client.get("/cases?source=api").get_data(as_text=True)
     assert f'href="/cases/{case_id}"' not in html
     client.get(f"{location}/plots/loss.png")
-    plot_folder = Path(app.config["PLOT_CACHE_DIR"]) / case_id
-    assert plot_folder.exists()
+    assert app.extensions["tutor"].plots.stored(case_id, "loss") is not None
 
     # The list has no delete button, only a link to a page that asks first (no script needed).
     html = client.get("/cases?search=100*y").get_data(as_text=True)
@@ -538,7 +536,7 @@ def test_reviewer_finds_filters_and_deletes_a_case_after_confirming(client, app)
     assert client.get(location).status_code == 404
     with pytest.raises(CaseNotFound):
         app.extensions["tutor"].cases.get(case_id)
-    assert not plot_folder.exists()
+    assert app.extensions["tutor"].plots.stored(case_id, "loss") is None  # gone with its case
     assert client.get(f"/cases/{case_id}/delete").status_code == 404
 
 
@@ -702,17 +700,16 @@ def test_rate_limit_answers_429(tmp_path, monkeypatch):
     limited.extensions["tutor"].close()
 
 
-def test_without_a_secret_key_the_instance_keeps_one_for_every_process(tmp_path, monkeypatch, caplog):
-    # Two apps on one instance folder stand for two gunicorn workers, or a restart: a form one serves
-    # must validate in the other, so they need the same key.
+def test_without_a_secret_key_every_instance_on_one_database_signs_with_one_key(tmp_path, monkeypatch):
+    # Two apps with their own instance folders stand for two instances on two machines (or a restart):
+    # a form one serves must validate in the other, so they share the key through the database.
+    database_url = migrated_sqlite(tmp_path)
     monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(tmp_path / "one"))
-    settings = Settings(database_url=migrated_sqlite(tmp_path))
-    first, second = create_app(settings), create_app(settings)
+    first = create_app(Settings(database_url=database_url))
+    monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(tmp_path / "two"))
+    second = create_app(Settings(database_url=database_url))
     assert len(first.secret_key) == 64 and first.secret_key == second.secret_key
-    assert "TUTOR_SECRET_KEY is not set" in caplog.text
-    key_file = tmp_path / "one" / "secret_key"
-    assert key_file.stat().st_mode & 0o777 == 0o600
-    assert list((tmp_path / "one").glob(".secret_key.*")) == []
+    assert not (tmp_path / "one" / "secret_key").exists()
 
     page = first.test_client().get("/")
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
@@ -723,8 +720,18 @@ def test_without_a_secret_key_the_instance_keeps_one_for_every_process(tmp_path,
     )
     assert answer.status_code == 303, answer.get_data(as_text=True)[:500]
 
-    monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(tmp_path / "two"))
-    elsewhere = create_app(settings)
+    (tmp_path / "elsewhere").mkdir()
+    elsewhere = create_app(Settings(database_url=migrated_sqlite(tmp_path / "elsewhere")))
     assert elsewhere.secret_key != first.secret_key
-    for app in (first, second, elsewhere):
+    configured = create_app(Settings(database_url=database_url, secret_key="from-the-environment"))
+    assert configured.secret_key == "from-the-environment"
+    for app in (first, second, elsewhere, configured):
         app.extensions["tutor"].close()
+
+
+def test_without_a_secret_key_an_unmigrated_database_is_a_clear_refusal(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(tmp_path))
+    with pytest.raises(
+        ConfigError, match=r"TUTOR_SECRET_KEY is not set .*run `tutor db upgrade`.*no such table"
+    ):
+        create_app(Settings(database_url=f"sqlite:///{tmp_path / 'empty.sqlite3'}"))

@@ -3,14 +3,15 @@
 On 127.0.0.1 and a free port, with its own instance folder and SQLite database in a temporary
 directory, migrated by ``tutor db upgrade`` before it starts, waited for until it answers, and stopped
 by its own process group (the server, its workers and their analysis processes, nothing else).
+``tutor serve`` with more than one process counts rate limits in the machine's Redis: under a random
+key prefix, whose keys are deleted when the server stops.
 """
 
 from __future__ import annotations
 
 import http.client
 import os
-import signal
-import socket
+import secrets
 import subprocess
 import sys
 import time
@@ -19,15 +20,11 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+# The same start and stop as the production topology's (deploy/local_topology.py).
+from support.topology import delete_rate_limit_keys, free_port, spawn, stop_group
+
 TUTOR = [sys.executable, "-c", "from tutor.cli import main; main()"]
 STARTUP_SECONDS = 60
-STOP_SECONDS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class LiveServer:
@@ -48,6 +45,7 @@ class LiveServer:
             "TUTOR_PUBLIC_URL": self.url,
             # The tests ask more questions in a minute than a learner would.
             "TUTOR_RATE_LIMIT": "1000 per minute",
+            "TUTOR_RATE_LIMIT_KEY_PREFIX": f"test-live-{secrets.token_hex(6)}",
             **env,
         }
         self.tutor("db", "upgrade")
@@ -68,22 +66,24 @@ class LiveServer:
         return self.running([*TUTOR, "serve", "--host", "127.0.0.1", "--port", str(self.port), *args], probe)
 
     @contextmanager
+    def tutor_worker(self) -> Iterator[subprocess.Popen]:
+        """``tutor worker`` beside the server (the forum's replies, plots of new cases)."""
+        process = spawn([*TUTOR, "worker"], self.env, self.root / "worker.log")
+        try:
+            yield process
+        finally:
+            stop_group(process)
+
+    @contextmanager
     def running(self, command: list[str], probe: str) -> Iterator[subprocess.Popen]:
-        with self.log.open("wb") as output:
-            process = subprocess.Popen(
-                command, env=self.env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        self.log.unlink(missing_ok=True)
+        process = spawn(command, self.env, self.log)
         try:
             self.wait_until_up(self.url + probe, process)
             yield process
         finally:
-            # The server's own process group, nothing else.
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_group(process)
+            delete_rate_limit_keys("redis://127.0.0.1:6379/0", self.env["TUTOR_RATE_LIMIT_KEY_PREFIX"])
 
     def wait_until_up(self, url: str, process: subprocess.Popen) -> None:
         deadline = time.monotonic() + STARTUP_SECONDS

@@ -5,6 +5,8 @@ The server does this in the background; the command is for after a crash or an o
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import click
 
 from tutor.cli import main, migrated_database
@@ -20,9 +22,19 @@ def discourse() -> None:
 
 
 @discourse.command()
-@click.option("--now", "everything", is_flag=True, help="Also retry posts still waiting out their backoff.")
+@click.option(
+    "--now",
+    "everything",
+    is_flag=True,
+    help="Also retry posts still waiting out the tutor's backoff (never before the forum's Retry-After).",
+)
 def deliver(everything: bool) -> None:
-    """Answer every stored post that is due and send the replies; failures stay queued for a retry."""
+    """Answer every stored post that is due and send the replies; failures stay queued for a retry.
+
+    Without --now a post that failed is left until its next attempt is due (30 s, 1, 2, 4 ... minutes
+    after the failures in a row), exactly as `tutor worker` would; --now tries it at once. A forum that
+    answered 429 or 503 with Retry-After holds every reply, with or without --now, until that has passed.
+    """
     settings = Settings.from_env()
     # A local process: fork is cheapest, and the time and memory limits still apply.
     analyzer = Analyzer(settings.limits, context="fork")
@@ -31,6 +43,7 @@ def deliver(everything: bool) -> None:
         service = DiscourseService.from_settings(settings, CaseService(db, analyzer))
         summary = service.run_due(everything=everything)
         pending = sum(count for state, count in service.counts().items() if state != "sent")
+        due = service.next_due() if pending else None
     finally:
         analyzer.close()
         db.dispose()
@@ -39,6 +52,13 @@ def deliver(everything: bool) -> None:
     click.echo(
         f"answered {summary.answered}, sent {summary.sent}, failed {len(summary.failures)}, pending {pending}"
     )
+    if summary.forum_hold_until is not None:
+        click.echo(
+            f"the forum asked to wait until {summary.forum_hold_until:%Y-%m-%d %H:%M:%S}Z (Retry-After): "
+            "replies wait until then, also with --now"
+        )
+    elif due is not None and due > datetime.now(UTC) and not everything:
+        click.echo(f"next attempt due at {due:%Y-%m-%d %H:%M:%S}Z; --now tries the waiting posts at once")
 
 
 @discourse.command()

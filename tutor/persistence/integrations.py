@@ -64,8 +64,15 @@ class DiscoursePost(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reply_post_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The forum's own wait (Retry-After on a 429 or 503), set on the post that got it. It holds every
+    # reply to that forum, in every process, until it has passed; `deliver --now` waits for it too.
+    forum_hold_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set just before the reply is handed to the forum, cleared when the forum's answer is recorded.
+    # Still set on a row taken over from a worker that died: the forum may have the reply already.
+    sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         Index("ix_discourse_posts_state_next_attempt_at", "state", "next_attempt_at"),
         UniqueConstraint("post_id", "version", "raw_sha256"),
+        Index("ix_discourse_posts_forum_hold_until", "forum_hold_until"),
     )

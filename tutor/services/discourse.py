@@ -7,24 +7,25 @@ Nothing is lost and nothing is doubled:
 - An edited post (``post_edited``) is answered when its earlier version got no answer or only the help
   reply, and after a real answer only if the question changed, as a new reply that says it answers the
   edit; an edit that arrives before the earlier version was answered replaces it. Once per version.
-- ``run_due`` answers stored posts (the case is created with the post as its idempotency key, so a
-  crash between saving the case and recording it on the post does not make a second case), stores the
-  reply, and only then sends it. A failed send is retried with exponential backoff, or after the
-  forum's Retry-After; nothing is dropped.
-- A worker claims a row with a lease (``locked_until``) before working on it, so the web processes'
-  background threads and ``tutor discourse deliver`` never work on the same post at once; a worker
-  that dies leaves its lease to run out, and the post is taken up again.
-
-A reply can still be sent twice in one case: the forum accepts it and the process dies before
-recording that. Discourse's API has no idempotency key to prevent it.
+- ``run_due`` (in ``tutor worker``, or ``tutor discourse deliver``) answers stored posts (the case is
+  created with the post's version as its idempotency key, so a crash between saving the case and
+  recording it on the post does not make a second case), stores the reply, and only then sends it. A
+  failed send is retried with exponential backoff, or after the forum's Retry-After; nothing is dropped.
+- A worker claims a row with a lease (``locked_until``, TUTOR_JOB_LEASE_SECONDS) before working on it,
+  so any number of workers, in any number of processes and machines, never work on the same post at
+  once; a worker that dies leaves its lease to run out, and the post is taken up again.
+- The forum's Retry-After is stored with the post that got it (``forum_hold_until``) and holds every
+  reply in every process until it has passed, ``deliver --now`` included.
+- A send whose outcome is unknown (the worker died while the forum had the reply, or the connection
+  broke) is marked (``sending_since``): whoever takes the post up next first asks the forum whether the
+  reply is there, and sends it only if it is not.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
-import os
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -52,7 +53,6 @@ from tutor.services.cases import CaseService
 log = logging.getLogger(__name__)
 
 PENDING = ("received", "replying")
-LEASE = timedelta(minutes=2)
 MAX_ERROR_CHARS = 2000
 EDIT_NOTE = "This answers the post as edited."
 
@@ -84,6 +84,8 @@ class RunSummary:
     answered: int = 0
     sent: int = 0
     failures: list[str] = field(default_factory=list)
+    # Replies wait until then: the forum's last Retry-After.
+    forum_hold_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class _Claimed:
     state: str
     reply: str | None
     attempts: int
+    sending_since: datetime | None
 
 
 class DiscourseService:
@@ -108,6 +111,7 @@ class DiscourseService:
         clock=None,
         math: str = "off",
         limits: Limits | None = None,
+        lease_seconds: float = 120.0,
     ):
         self.database = database
         self.cases = cases
@@ -117,6 +121,8 @@ class DiscourseService:
         self.forum = forum
         self.math = math  # how replies write formulas (TUTOR_DISCOURSE_MATH)
         self._clock = clock or (lambda: datetime.now(UTC))
+        # Longer than answering a question and one call to the forum may take.
+        self.lease = timedelta(seconds=lease_seconds)
 
     @classmethod
     def from_settings(cls, settings: Settings, cases: CaseService) -> DiscourseService:
@@ -134,6 +140,7 @@ class DiscourseService:
             forum=forum,
             math=settings.discourse_math,
             limits=settings.limits,
+            lease_seconds=settings.job_lease_seconds,
         )
 
     def receive(self, post: IncomingPost, event_id: str | None = None, *, edited: bool = False) -> Received:
@@ -222,28 +229,46 @@ class DiscourseService:
             return ("unreadable", error.field, error.message)
 
     def run_due(self, *, everything: bool = False, limit: int = 100) -> RunSummary:
-        """Answers and replies to every post that is due (``everything``: also those waiting to retry)."""
+        """Answers and replies to posts that are due, one claimed at a time, at most ``limit`` of them.
+        ``everything``: also those still waiting out the tutor's own backoff, but never before the
+        forum's Retry-After has passed."""
         summary = RunSummary()
-        for row_id in self._due_ids(everything, limit):
-            claimed = self._claim(row_id)
+        tried: list[int] = []
+        while len(tried) < limit:
+            claimed = self._claim_next(everything, tried)
             if claimed is None:
-                continue  # another worker has it
+                break  # nothing due, or every due post is another worker's
+            tried.append(claimed.id)
             if claimed.state == "received":
                 claimed = self._answer(claimed, summary)
             if claimed is not None:
                 self._deliver(claimed, summary)
+        summary.forum_hold_until = self.forum_hold()
         return summary
 
     def next_due(self) -> datetime | None:
-        """When the earliest pending post may be worked on (its retry time, or its lease's end)."""
+        """When the earliest pending post may be worked on: its retry time, its lease's end, and for a
+        reply the end of the forum's Retry-After."""
+        hold = self.forum_hold()
         with self.database.session() as session:
             rows = session.execute(
-                select(DiscoursePost.next_attempt_at, DiscoursePost.locked_until)
+                select(DiscoursePost.state, DiscoursePost.next_attempt_at, DiscoursePost.locked_until)
                 .where(DiscoursePost.state.in_(PENDING))
                 .order_by(DiscoursePost.next_attempt_at)
                 .limit(100)
             ).all()
-        return min((max(due, locked or due) for due, locked in rows), default=None)
+        return min(
+            (
+                max(due, locked or due, hold if hold is not None and state == "replying" else due)
+                for state, due, locked in rows
+            ),
+            default=None,
+        )
+
+    def forum_hold(self) -> datetime | None:
+        """Until when the forum asked every reply to wait (its last Retry-After), if that is still ahead."""
+        with self.database.session() as session:
+            return self._hold(session, self._clock())
 
     def posts(self, *, pending_only: bool = False, limit: int = 50) -> list[dict]:
         """The newest posts, for the operator: state, attempts, last error, case."""
@@ -275,62 +300,86 @@ class DiscourseService:
             ).all()
         return {state: count for state, count in rows}
 
-    def _due_ids(self, everything: bool, limit: int) -> list[int]:
-        now = self._clock()
-        query = select(DiscoursePost.id).where(
-            DiscoursePost.state.in_(PENDING),
-            or_(DiscoursePost.locked_until.is_(None), DiscoursePost.locked_until < now),
-        )
-        if not everything:
-            query = query.where(DiscoursePost.next_attempt_at <= now)
-        with self.database.session() as session:
-            return list(session.scalars(query.order_by(DiscoursePost.next_attempt_at).limit(limit)))
+    @staticmethod
+    def _hold(session, now: datetime) -> datetime | None:
+        until = session.scalar(select(func.max(DiscoursePost.forum_hold_until)))
+        return until if until is not None and until > now else None
 
-    def _claim(self, row_id: int) -> _Claimed | None:
+    def _claim_next(self, everything: bool, skip: list[int]) -> _Claimed | None:
+        """Takes the next due post for this worker: a lease on its row, so that no other worker (in
+        this process or any other) works on it until the lease has run out.
+
+        Choosing and leasing are one write transaction: on PostgreSQL the row is locked with FOR UPDATE
+        SKIP LOCKED (workers claiming at once each get another post, none waits), on SQLite the
+        transaction holds the database's write lock. Being due is checked in the same transaction, so a
+        post another worker has just put back to wait (a 429) is not taken again."""
         now = self._clock()
-        lease = now + LEASE
         with self.database.session(write=True) as session:
-            taken = session.execute(
-                update(DiscoursePost)
-                .where(
-                    DiscoursePost.id == row_id,
-                    DiscoursePost.state.in_(PENDING),
-                    or_(DiscoursePost.locked_until.is_(None), DiscoursePost.locked_until < now),
-                )
-                .values(locked_until=lease)
-                .execution_options(synchronize_session=False)
+            query = select(DiscoursePost).where(
+                DiscoursePost.state.in_(PENDING),
+                or_(DiscoursePost.locked_until.is_(None), DiscoursePost.locked_until < now),
             )
-            if taken.rowcount != 1:
+            if not everything:
+                query = query.where(DiscoursePost.next_attempt_at <= now)
+            if skip:
+                query = query.where(DiscoursePost.id.not_in(skip))
+            if self._hold(session, now) is not None:
+                query = query.where(DiscoursePost.state == "received")  # answering needs no forum
+            row = session.scalars(
+                query.order_by(DiscoursePost.next_attempt_at, DiscoursePost.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if row is None:
                 return None
-            row = session.get(DiscoursePost, row_id)
-            post = IncomingPost(row.post_id, row.topic_id, row.post_number, row.username, row.raw)
-            return _Claimed(row.id, lease, post, row.state, row.reply, row.attempts)
+            row.locked_until = now + self.lease
+            post = IncomingPost(
+                row.post_id, row.topic_id, row.post_number, row.username, row.raw, row.version
+            )
+            return _Claimed(
+                row.id, row.locked_until, post, row.state, row.reply, row.attempts, row.sending_since
+            )
 
-    def _record(self, claimed: _Claimed, **values) -> bool:
-        """Writes ``values`` and releases the lease, if the lease is still ours."""
+    def _update(self, claimed: _Claimed, *, release: bool = True, **values) -> bool:
+        """Writes ``values`` if the lease is still ours (and lets it go, unless ``release`` is False)."""
+        if release:
+            values["locked_until"] = None
         with self.database.session(write=True) as session:
             done = session.execute(
                 update(DiscoursePost)
                 .where(DiscoursePost.id == claimed.id, DiscoursePost.locked_until == claimed.lease)
-                .values(locked_until=None, **values)
+                .values(**values)
                 .execution_options(synchronize_session=False)
             )
             return done.rowcount == 1
 
-    def _failed(self, claimed: _Claimed, error: str, summary: RunSummary, wait: float | None = None) -> None:
+    def _failed(
+        self,
+        claimed: _Claimed,
+        error: str,
+        summary: RunSummary,
+        wait: float | None = None,
+        *,
+        in_doubt: bool = False,
+    ) -> None:
+        """Puts the post back to wait: after the forum's ``wait`` (Retry-After, which then holds every
+        reply) or the next step of the backoff. ``in_doubt``: the forum may have taken the reply."""
+        now = self._clock()
         attempts = claimed.attempts + 1
-        delay = wait if wait is not None else backoff_seconds(attempts)
         summary.failures.append(f"post {claimed.post.post_id}: {error}")
         log.warning("discourse post %s, attempt %d: %s", claimed.post.post_id, attempts, error)
-        self._record(
-            claimed,
+        values = dict(
             attempts=attempts,
             last_error=error[:MAX_ERROR_CHARS],
-            next_attempt_at=self._clock() + timedelta(seconds=delay),
+            next_attempt_at=now + timedelta(seconds=wait if wait is not None else backoff_seconds(attempts)),
+            sending_since=(claimed.sending_since or now) if in_doubt else None,
         )
+        if wait is not None:
+            values["forum_hold_until"] = now + timedelta(seconds=wait)
+        self._update(claimed, **values)
 
     def _answer(self, claimed: _Claimed, summary: RunSummary) -> _Claimed | None:
-        """Asks the post's question and stores the reply; returns the row ready to deliver."""
+        """Asks the post's question and stores the reply; returns the row, still leased, to deliver."""
         post = claimed.post
         case_id = read = None
         notes: list[str] = []
@@ -358,15 +407,18 @@ class DiscourseService:
             log.exception("answering discourse post %s failed", post.post_id)
             self._failed(claimed, f"answering failed: {error}", summary)
             return None
-        now = self._clock()
         values = dict(
-            state="replying", reply=reply, case_id=case_id, attempts=0, last_error=None, next_attempt_at=now
+            state="replying",
+            reply=reply,
+            case_id=case_id,
+            attempts=0,
+            last_error=None,
+            next_attempt_at=self._clock(),
         )
-        if not self._record(claimed, **values):
-            return None
+        if not self._update(claimed, release=False, **values):
+            return None  # the lease ran out meanwhile: another worker has the post now
         summary.answered += 1
-        # Claimed again right away for the delivery: a lease held through the forum call.
-        return self._claim(claimed.id)
+        return dataclasses.replace(claimed, state="replying", reply=reply, attempts=0)
 
     def _version(self, row_id: int) -> tuple[str, bool]:
         """The SHA-256 of the row's text, and whether an earlier version of its post got a reply."""
@@ -387,65 +439,45 @@ class DiscourseService:
         if self.forum is None:
             self._failed(claimed, "TUTOR_DISCOURSE_URL or TUTOR_DISCOURSE_API_KEY is not set", summary)
             return
-        try:
-            reply_post_id = self.forum.create_post(
-                claimed.post.topic_id, claimed.reply, claimed.post.post_number
-            )
-        except DeliveryFailed as error:
-            self._failed(claimed, str(error), summary, error.retry_after)
+        hold = self.forum_hold()
+        if hold is not None:
+            # Answered while the forum asks to wait (another worker got the 429): it goes after the wait.
+            self._update(claimed, next_attempt_at=hold)
             return
-        self._record(
+        post = claimed.post
+        if claimed.sending_since is not None:
+            # The last send's outcome is unknown (its worker died, or the connection broke): the forum
+            # may have the reply already, and a second one must not follow.
+            try:
+                earlier = self.forum.find_reply(post.post_id)
+            except DeliveryFailed as error:
+                self._failed(
+                    claimed,
+                    f"looking for an earlier reply: {error}",
+                    summary,
+                    error.retry_after,
+                    in_doubt=True,
+                )
+                return
+            if earlier is not None:
+                self._sent(claimed, earlier, summary)
+                return
+        if not self._update(claimed, release=False, sending_since=claimed.sending_since or self._clock()):
+            return
+        try:
+            reply_post_id = self.forum.create_post(post.topic_id, claimed.reply, post.post_number)
+        except DeliveryFailed as error:
+            self._failed(claimed, str(error), summary, error.retry_after, in_doubt=error.maybe_sent)
+            return
+        self._sent(claimed, reply_post_id, summary)
+
+    def _sent(self, claimed: _Claimed, reply_post_id: int, summary: RunSummary) -> None:
+        self._update(
             claimed,
             state="sent",
             replied_at=self._clock(),
             reply_post_id=reply_post_id,
             last_error=None,
+            sending_since=None,
         )
         summary.sent += 1
-
-
-class Dispatcher:
-    """Works through due posts in a daemon thread of this process, woken when a post arrives.
-
-    The thread starts on the first ``wake`` in each process (gunicorn forks its workers, and threads
-    do not survive a fork). Every process may run one; the leases keep them off each other's posts.
-    """
-
-    def __init__(self, service: DiscourseService, idle_seconds: float = 30.0):
-        self.service = service
-        self.idle_seconds = idle_seconds
-        self._wakeup = threading.Event()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid: int | None = None
-        self._stopping = False
-
-    def wake(self) -> None:
-        with self._lock:
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                self._stopping = False
-                self._thread = threading.Thread(target=self._loop, name="discourse-delivery", daemon=True)
-                self._pid = os.getpid()
-                self._thread.start()
-        self._wakeup.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        with self._lock:
-            thread, self._stopping = self._thread, True
-        self._wakeup.set()
-        if thread is not None and self._pid == os.getpid():
-            thread.join(timeout)
-
-    def _loop(self) -> None:
-        while not self._stopping:
-            self._wakeup.clear()
-            wait = self.idle_seconds
-            try:
-                self.service.run_due()
-                due = self.service.next_due()
-                if due is not None:
-                    wait = min(wait, max((due - datetime.now(UTC)).total_seconds(), 0.05))
-            except Exception:
-                # The database may be down for a moment; the next round tries again.
-                log.exception("discourse delivery round failed")
-            self._wakeup.wait(wait)

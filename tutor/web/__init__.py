@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import atexit
-import contextlib
 import dataclasses
-import logging
-import os
-import secrets
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from apiflask import APIFlask
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
+from sqlalchemy.exc import DBAPIError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tutor import __version__, json_text
-from tutor.config import Settings, default_instance_path
+from tutor.config import ConfigError, Settings, default_instance_path
+from tutor.persistence.database import Database
+from tutor.persistence.shared import shared_secret
 from tutor.sandbox import Analyzer
 from tutor.services.cases import CaseService
+from tutor.services.plots import PlotService
 from tutor.web.errors import register_error_handlers
-from tutor.web.extensions import csrf, limiter
+from tutor.web.extensions import csrf, init_rate_limits
 from tutor.web.security import register_security_headers
-
-log = logging.getLogger(__name__)
 
 SETTING_NAMES = frozenset(field.name for field in dataclasses.fields(Settings))
 
@@ -35,6 +32,7 @@ class Services:
 
     analyzer: Analyzer
     cases: CaseService
+    plots: PlotService
 
     def close(self) -> None:
         self.cases.close()
@@ -74,34 +72,43 @@ def create_app(settings: Settings | None = None, **overrides: object) -> Flask:
         instance_path=str(instance_path),
     )
     app.json = JSONProvider(app)
+
+    # The analysis workers start on the first question, in whichever process asks it (`tutor serve`
+    # starts them in each server process before it takes requests).
+    analyzer = Analyzer(settings.limits, workers=settings.analysis_workers)
+    cases = CaseService.from_settings(settings, analyzer)
+    plots = PlotService(cases, analyzer, settings.limits, lease_seconds=settings.job_lease_seconds)
+    services = Services(analyzer, cases, plots)
+    app.extensions["tutor"] = services
+    atexit.register(services.close)
+
     app.config.update(
         TUTOR_SETTINGS=settings,
-        SECRET_KEY=settings.secret_key or instance_secret_key(instance_path),
+        SECRET_KEY=signing_key(settings, cases.database),
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
         RATELIMIT_ENABLED=True,
-        RATELIMIT_STORAGE_URI=settings.rate_limit_storage_url,
-        RATELIMIT_HEADERS_ENABLED=True,
-        PLOT_CACHE_DIR=str(Path(app.instance_path) / "plots"),
+        RATELIMIT_STORAGE_URI=settings.rate_limit_storage_url or "memory://",
+        RATELIMIT_KEY_PREFIX=settings.rate_limit_key_prefix,
     )
     app.config.update({k: v for k, v in overrides.items() if k not in SETTING_NAMES})
-
-    # The analysis workers start on the first question, in whichever process asks it.
-    analyzer = Analyzer(settings.limits, workers=settings.analysis_workers)
-    services = Services(analyzer, CaseService.from_settings(settings, analyzer))
-    app.extensions["tutor"] = services
-    atexit.register(services.close)
+    if settings.proxies:
+        # Behind nginx (deploy/): the client's address, scheme and host as the proxies saw them, from
+        # the X-Forwarded-* headers of exactly that many proxies and no more (a client can send them too).
+        n = settings.proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
 
     csrf.init_app(app)
-    limiter.init_app(app)
+    init_rate_limits(app)
     register_security_headers(app)
     register_error_handlers(app)
 
-    from tutor.web import apidocs, pages
+    from tutor.web import apidocs, health, pages
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(apidocs.bp)
+    app.register_blueprint(health.bp)
     # The JSON API (/api/...) and the Discourse webhook (/integrations/...) register here. Both take no
     # cookies, so each exempts itself from CSRF: csrf.exempt(bp).
     from tutor.web import api, discourse
@@ -111,22 +118,17 @@ def create_app(settings: Settings | None = None, **overrides: object) -> Flask:
     return app
 
 
-def instance_secret_key(instance_path: Path) -> str:
-    """Without TUTOR_SECRET_KEY: one random key kept in the instance folder (mode 0600).
-
-    Every server process and every restart must sign sessions and CSRF tokens with the same key, or a
-    form served by one gunicorn worker fails when another receives it. The key is written to a private
-    temporary file and hard-linked into place, so processes starting together all read the one winner.
-    """
-    path = instance_path / "secret_key"
-    if not path.exists():
-        fd, temporary = tempfile.mkstemp(dir=instance_path, prefix=".secret_key.")
-        try:
-            with os.fdopen(fd, "w") as file:
-                file.write(secrets.token_hex(32))
-            with contextlib.suppress(FileExistsError):
-                os.link(temporary, path)
-                log.warning("TUTOR_SECRET_KEY is not set: created a key in %s; set it in production.", path)
-        finally:
-            os.unlink(temporary)
-    return path.read_text().strip()
+def signing_key(settings: Settings, database: Database) -> str:
+    """TUTOR_SECRET_KEY, or else the key kept in the database. Every process and every instance must
+    sign sessions and forms with the same key, or a form served by one fails when another receives it;
+    the database is what they all share."""
+    if settings.secret_key:
+        return settings.secret_key
+    try:
+        return shared_secret(database, "session")
+    except DBAPIError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise ConfigError(
+            "TUTOR_SECRET_KEY is not set and the key shared through the database cannot be read "
+            f"(run `tutor db upgrade`, or set TUTOR_SECRET_KEY): {reason}"
+        ) from None

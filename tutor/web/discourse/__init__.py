@@ -1,6 +1,6 @@
 """POST /integrations/discourse: Discourse's webhook. Verifies the signature, stores posts that ask the
-tutor (new ones, and edited ones: ``post_created`` and ``post_edited``), and answers 202 at once; a
-background thread (and `tutor discourse deliver`) does the rest."""
+tutor (new ones, and edited ones: ``post_created`` and ``post_edited``), and answers 202 at once;
+`tutor worker` (or `tutor discourse deliver`) answers and replies."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import json
 from dataclasses import dataclass
 
 from apiflask import APIBlueprint
-from flask import Flask, Response, current_app, request
+from flask import Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tutor.discourse import signature_valid
-from tutor.services.discourse import DiscourseService, Dispatcher, IncomingPost
+from tutor.services.discourse import DiscourseService, IncomingPost
 from tutor.web.errors import problem
 from tutor.web.extensions import limiter
 
@@ -40,7 +40,6 @@ POST_EVENTS = ("post_created", "post_edited")
 @dataclass(frozen=True)
 class DiscourseIntegration:
     service: DiscourseService
-    dispatcher: Dispatcher
 
 
 class PostPayload(BaseModel):
@@ -65,14 +64,7 @@ class PostEvent(BaseModel):
 def _set_up(state: BlueprintSetupState) -> None:
     app = state.app
     service = DiscourseService.from_settings(app.config["TUTOR_SETTINGS"], app.extensions["tutor"].cases)
-    app.extensions["tutor_discourse"] = DiscourseIntegration(service, Dispatcher(service))
-
-
-def start_background_delivery(app: Flask) -> None:
-    """Starts this process's delivery thread now, so posts left pending by a crash go out without
-    waiting for the next webhook. For server processes, not for tests or commands."""
-    if app.config["TUTOR_SETTINGS"].discourse_secret:
-        app.extensions["tutor_discourse"].dispatcher.wake()
+    app.extensions["tutor_discourse"] = DiscourseIntegration(service)
 
 
 def integration() -> DiscourseIntegration:
@@ -127,6 +119,5 @@ def webhook() -> Response | tuple[dict, int]:
         edited=event == "post_edited",
     )
     if received.status == "queued":
-        integration().dispatcher.wake()
         return {"status": received.status, "reason": received.reason}, 202
     return {"status": received.status, "reason": received.reason}, 200

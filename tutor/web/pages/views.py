@@ -3,12 +3,8 @@ them, ``present`` and the templates lay the answer out."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 from datetime import UTC, date, datetime
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -31,6 +27,7 @@ from tutor.services.cases import (
     first_words,
 )
 from tutor.services.cases import OUTCOMES as SERVICE_OUTCOMES
+from tutor.services.plots import PlotService
 from tutor.web.auth import is_reviewer, reviewer_required, sign_in, sign_out, token_matches
 from tutor.web.extensions import limiter
 from tutor.web.pages import bp, present
@@ -48,7 +45,7 @@ PREFILLABLE = (
     *BATCH_FIELDS,
 )
 PER_PAGE = 20
-# Case ids become file names in the plot cache, so anything else is not a case.
+# What a case id can look like: anything else is not a case, and is not looked up.
 CASE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 SOURCES = (("web", "web form"), ("api", "API"), ("discourse", "Discourse"), ("cli", "command line"))
 OUTCOME_LABELS = {
@@ -76,6 +73,10 @@ def case_service() -> CaseService:
 
 def analyzer() -> Analyzer:
     return current_app.extensions["tutor"].analyzer
+
+
+def plot_service() -> PlotService:
+    return current_app.extensions["tutor"].plots
 
 
 def settings():
@@ -276,27 +277,26 @@ def share_markdown(case: dict, available: list[str], permalink: str) -> str:
 
 
 @bp.get("/cases/<case_id>/plots/<name>.png")
-@limiter.exempt  # each plot is drawn once per case, and cases are created under the rate limit
+# Its own count, so a page's plots do not use up the pages' allowance; a flood of plot requests is
+# stopped like any other, and each plot is drawn once however many ask (tutor.services.plots).
+@limiter.limit(lambda: settings().rate_limit, scope="plots")
 def plot(case_id: str, name: str) -> Response:
-    case = load_case(case_id)
-    if name not in plots.available(case):
+    if not CASE_ID.match(case_id):
         abort(404)
-    path = Path(current_app.config["PLOT_CACHE_DIR"]) / str(case["id"]) / f"{name}.png"
-    if not path.exists():
-        write_atomically(path, analyzer().run(plots.render, case, name, settings().limits))
-    response = current_app.response_class(path.read_bytes(), mimetype="image/png")
+    service = plot_service()
+    png = service.stored(case_id, name)
+    if png is None:
+        case = load_case(case_id)
+        if name not in plots.available(case):
+            abort(404)
+        try:
+            png = service.png(case, name)
+        except CaseNotFound:
+            abort(404)  # deleted while it was being drawn
+    response = current_app.response_class(png, mimetype="image/png")
     # A case never changes (a re-run makes a new one), so its plots can be cached by anyone.
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    # Several server processes may draw the same plot at once; each renames a finished file into place.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(handle, "wb") as file:
-        file.write(data)
-    os.replace(temporary, path)
 
 
 @bp.get("/cases/<case_id>/rerun")
@@ -398,7 +398,6 @@ def delete(case_id: str) -> Response:
         case_service().delete(case["id"])
     except CaseNotFound:
         abort(404)  # deleted by another reviewer in the meantime
-    shutil.rmtree(Path(current_app.config["PLOT_CACHE_DIR"]) / str(case["id"]), ignore_errors=True)
     flash(f"Deleted the case for {case['input']['expression']}.")
     # Back to the list as the reviewer filtered it.
     return redirect(safe_next(request.form.get("next")) or url_for(".review"), code=303)
