@@ -74,10 +74,20 @@ class Settings:
     admin_token: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     workers: int = 2
-    analysis_workers: int = 1
+    # Per server process: analysis processes, questions that may wait for one (all clients together),
+    # and questions one client may have waiting or running at once (see tutor.sandbox).
+    analysis_workers: int = 2
+    analysis_queue: int = 4
+    analysis_queue_per_client: int = 2
     rate_limit_storage_url: str = "memory://"
     rate_limit: str = "60 per minute"
     max_request_bytes: int = 64 * 1024
+    # Seconds (see tutor.persistence.database): connecting, one statement or round trip to the server,
+    # waiting for a lock, waiting for a free connection of the pool.
+    database_connect_timeout: float = 5.0
+    database_statement_timeout: float = 15.0
+    database_lock_timeout: float = 10.0
+    database_pool_timeout: float = 5.0
     discourse_url: str | None = None
     discourse_api_key: str | None = None
     discourse_username: str = "tutorbot"
@@ -94,9 +104,21 @@ class Settings:
             public_url=env.get("TUTOR_PUBLIC_URL", cls.public_url).rstrip("/"),
             workers=_read(env, "TUTOR_WORKERS", int, cls.workers),
             analysis_workers=_read(env, "TUTOR_ANALYSIS_WORKERS", int, cls.analysis_workers),
+            analysis_queue=_read(env, "TUTOR_ANALYSIS_QUEUE", int, cls.analysis_queue),
+            analysis_queue_per_client=_read(
+                env, "TUTOR_ANALYSIS_QUEUE_PER_CLIENT", int, cls.analysis_queue_per_client
+            ),
             rate_limit_storage_url=env.get("TUTOR_RATE_LIMIT_STORAGE_URL", cls.rate_limit_storage_url),
             rate_limit=env.get("TUTOR_RATE_LIMIT", cls.rate_limit),
             max_request_bytes=_read(env, "TUTOR_MAX_REQUEST_BYTES", int, cls.max_request_bytes),
+            database_connect_timeout=_read(
+                env, "TUTOR_DATABASE_CONNECT_TIMEOUT", float, cls.database_connect_timeout
+            ),
+            database_statement_timeout=_read(
+                env, "TUTOR_DATABASE_STATEMENT_TIMEOUT", float, cls.database_statement_timeout
+            ),
+            database_lock_timeout=_read(env, "TUTOR_DATABASE_LOCK_TIMEOUT", float, cls.database_lock_timeout),
+            database_pool_timeout=_read(env, "TUTOR_DATABASE_POOL_TIMEOUT", float, cls.database_pool_timeout),
             discourse_url=(env.get("TUTOR_DISCOURSE_URL") or "").rstrip("/") or None,
             discourse_api_key=env.get("TUTOR_DISCOURSE_API_KEY"),
             discourse_username=env.get("TUTOR_DISCOURSE_USERNAME", cls.discourse_username),

@@ -22,6 +22,7 @@ from tutor.sandbox import Analyzer
 from tutor.services.cases import CaseService
 from tutor.web.errors import register_error_handlers
 from tutor.web.extensions import csrf, limiter
+from tutor.web.guards import register_request_guards
 from tutor.web.security import register_security_headers
 
 log = logging.getLogger(__name__)
@@ -88,11 +89,21 @@ def create_app(settings: Settings | None = None, **overrides: object) -> Flask:
     app.config.update({k: v for k, v in overrides.items() if k not in SETTING_NAMES})
 
     # The analysis workers start on the first question, in whichever process asks it.
-    analyzer = Analyzer(settings.limits, workers=settings.analysis_workers)
+    analyzer = Analyzer(
+        settings.limits,
+        workers=settings.analysis_workers,
+        queue=settings.analysis_queue,
+        queue_per_client=settings.analysis_queue_per_client,
+    )
     services = Services(analyzer, CaseService.from_settings(settings, analyzer))
     app.extensions["tutor"] = services
     atexit.register(services.close)
+    read_only = services.cases.database.read_only_reason()
+    if read_only:
+        log.warning("the database is read-only (%s): cases can be read, but saving answers 503", read_only)
 
+    # First: the guards see requests before any extension reads them (see tutor.web.guards).
+    register_request_guards(app)
     csrf.init_app(app)
     limiter.init_app(app)
     register_security_headers(app)

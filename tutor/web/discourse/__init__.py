@@ -15,6 +15,7 @@ from tutor.discourse import signature_valid
 from tutor.services.discourse import DiscourseService, Dispatcher, IncomingPost
 from tutor.web.errors import problem
 from tutor.web.extensions import limiter
+from tutor.web.guards import allow_bodies_up_to
 
 # A post's payload carries its raw text and its HTML (each up to the forum's 32000-character limit):
 # more than the API's request limit, and a delivery refused for its size would be retried for ever.
@@ -32,6 +33,7 @@ MAX_EVENT_ID_CHARS = 200
 bp = APIBlueprint("discourse", __name__, url_prefix="/integrations", enable_openapi=False)
 # Discourse sends bursts and retries on any error; the signature, not a rate limit, keeps others out.
 limiter.exempt(bp)
+allow_bodies_up_to(bp, WEBHOOK_MAX_BYTES)
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,6 @@ def start_background_delivery(app: Flask) -> None:
 
 def integration() -> DiscourseIntegration:
     return current_app.extensions["tutor_discourse"]
-
-
-@bp.before_request
-def allow_post_sized_bodies() -> None:
-    request.max_content_length = WEBHOOK_MAX_BYTES
 
 
 @bp.post("/discourse")
