@@ -1,0 +1,142 @@
+"""Admission to the analysis workers (tutor.sandbox.Admission): bounded queues, fair turns across
+clients, a worker kept for light clients, and waiting counted toward a question's time limit.
+
+Every outcome here is decided by the order of events, not by how fast the machine is: a question that
+must be refused while another holds the worker is refused because the other never leaves."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tutor.engine import TooExpensive
+from tutor.sandbox import Admission, AnalysisBusy, Analyzer, Turn
+
+LONG = 600.0  # a time limit no test waits for
+
+
+class Waiting:
+    """``admission.enter(client)`` in a thread of its own; ``turn()`` once it got one."""
+
+    def __init__(self, admission: Admission, client: str, seconds: float = LONG):
+        self.result: Turn | Exception | None = None
+        self.thread = threading.Thread(target=self._enter, args=(admission, client, seconds))
+        self.thread.start()
+
+    def _enter(self, admission, client, seconds):
+        try:
+            self.result = admission.enter(client, seconds)
+        except Exception as error:
+            self.result = error
+
+    def turn(self) -> Turn:
+        self.thread.join()
+        assert isinstance(self.result, Turn), self.result
+        return self.result
+
+
+def until_waiting(admission: Admission, count: int) -> None:
+    with admission._changed:
+        assert admission._changed.wait_for(lambda: admission._waiting_count() == count, timeout=60)
+
+
+def test_a_client_over_its_share_is_refused_at_once_and_others_still_start():
+    admission = Admission(workers=2, queue=4, per_client=2)
+    first = admission.enter("flood", LONG)
+    second = Waiting(admission, "flood")  # one client never holds every worker: this one waits
+    until_waiting(admission, 1)
+
+    with pytest.raises(AnalysisBusy) as refused:
+        admission.enter("flood", LONG)
+    assert "already have 2 questions" in refused.value.detail
+    assert refused.value.retry_after >= 1
+
+    # Another client starts at once on the worker the flood may not take.
+    other = admission.enter("learner", LONG)
+    assert other.started is not None
+    admission.leave(other, 0.01)
+    admission.leave(first, 1.0)
+    admission.leave(second.turn(), 1.0)
+    assert admission.snapshot() == {"running": 0, "waiting": 0}
+
+
+def test_a_full_queue_is_refused_at_once_not_left_to_stall():
+    admission = Admission(workers=1, queue=1, per_client=5)
+    running = admission.enter("a", LONG)
+    queued = Waiting(admission, "b")
+    until_waiting(admission, 1)
+
+    with pytest.raises(AnalysisBusy) as refused:
+        admission.enter("c", LONG)
+    assert "no room to queue" in refused.value.detail
+    admission.leave(running, 0.1)
+    admission.leave(queued.turn(), 0.1)
+
+
+def test_clients_take_turns():
+    admission = Admission(workers=1, queue=10, per_client=10)
+    running = admission.enter("a", LONG)
+    waiting = []
+    for client in ("a", "a", "b"):  # arriving in this order
+        waiting.append(Waiting(admission, client))
+        until_waiting(admission, len(waiting))
+    a2, a3, b1 = waiting
+
+    order = []
+    admission.leave(running, 0.01)
+    for _ in waiting:
+        started = next_to_start(waiting, order)
+        order.append(started)
+        admission.leave(started.turn(), 0.01)
+    # a's second question, then b's (a had its turn), then a's third.
+    assert order == [a2, b1, a3]
+
+
+def next_to_start(waiting: list[Waiting], done: list[Waiting]) -> Waiting:
+    """The one waiting question that has been given the worker (exactly one at a time)."""
+    pending = [w for w in waiting if w not in done]
+    for w in pending:
+        w.thread.join(0.01)
+    while not any(not w.thread.is_alive() for w in pending):
+        for w in pending:
+            w.thread.join(0.01)
+    [started] = [w for w in pending if not w.thread.is_alive()]
+    return started
+
+
+def test_heavy_clients_leave_a_worker_for_light_ones():
+    admission = Admission(workers=2, queue=10, per_client=10)
+    # Two clients whose last questions ran long (a tenth of the limit or more).
+    for client in ("heavy-1", "heavy-2"):
+        admission.leave(admission.enter(client, 10.0), 5.0)
+    one = admission.enter("heavy-1", LONG)
+    two = Waiting(admission, "heavy-2")  # a worker is free, but heavy clients share all but one
+    until_waiting(admission, 1)
+    light = admission.enter("light", LONG)
+    assert light.started is not None
+    admission.leave(one, 0.0)
+    admission.leave(two.turn(), 0.0)
+    admission.leave(light, 0.0)
+
+
+def test_waiting_counts_toward_the_time_limit():
+    admission = Admission(workers=1, queue=4, per_client=4)
+    holder = admission.enter("a", LONG)  # never leaves while the other waits
+    with pytest.raises(AnalysisBusy) as refused:
+        admission.enter("b", 0.2)  # may wait half of its 0.2 seconds, no more
+    assert "too busy to start on this question within 0.1 seconds" in refused.value.detail
+    admission.leave(holder, 0.0)
+
+
+def test_a_refusal_after_waiting_says_so_and_blames_the_load_not_the_question():
+    limit = 10.0
+    out_of_time = Analyzer()._out_of_time
+    fresh = out_of_time(Turn("a", arrived=0.0, deadline=limit, start_by=5.0, started=0.5))
+    waited = out_of_time(Turn("a", arrived=0.0, deadline=limit, start_by=5.0, started=4.0))
+
+    assert isinstance(fresh, TooExpensive)
+    assert "took longer than 10 seconds" in fresh.message
+    assert isinstance(waited, AnalysisBusy)
+    assert "waited 4.0 seconds for a free worker" in waited.detail
+    assert "took longer" not in waited.detail
