@@ -133,6 +133,16 @@ def make_engine(
         cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
         cursor.close()
 
+    @event.listens_for(engine, "connect")
+    def _note_read_only(_dbapi_connection, record) -> None:
+        # SQLite opens a file it may not write read-only, silently, and the connection stays so.
+        record.info["opened_read_only"] = file is not None and not _writable(file)
+
+    @event.listens_for(engine, "checkout")
+    def _renew_if_writable_now(_dbapi_connection, record, _proxy) -> None:
+        if record.info.get("opened_read_only") and _writable(file):
+            raise sa_exc.DisconnectionError("opened while the file was read-only; it is writable now")
+
     @event.listens_for(engine, "begin")
     def _begin(connection) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
@@ -218,6 +228,11 @@ def _sqlite_file(url: URL) -> Path | None:
     if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
         return None
     return Path(database).expanduser()
+
+
+def _writable(file: Path) -> bool:
+    """Whether this process may write an SQLite file and its folder (where its journal goes)."""
+    return not file.exists() or (os.access(file, os.W_OK) and os.access(file.parent, os.W_OK))
 
 
 def _write_lock_path(engine: Engine) -> str | None:
@@ -320,12 +335,9 @@ class Database:
         """Why this database cannot be written, as far as can be told without writing: an SQLite file
         (or its folder, where the journal goes) that this process may not write. None otherwise."""
         file = _sqlite_file(self.engine.url)
-        if file is None or not file.exists():
+        if file is None or _writable(file):
             return None
-        for path in (file, file.parent):
-            if not os.access(path, os.W_OK):
-                return f"{path} is not writable by this process"
-        return None
+        return f"{file} (or its folder) is not writable by this process"
 
     def check_writable(self) -> None:
         """Raises DatabaseReadOnly when ``read_only_reason`` has a reason: before work whose only use is
