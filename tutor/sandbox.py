@@ -69,8 +69,11 @@ HEAVY_SHARE = 0.1
 # How long a client counts as heavy after a long question, and how many clients are remembered.
 HEAVY_MEMORY_SECONDS = 60.0
 REMEMBERED_CLIENTS = 10_000
-# Past its time limit, how much longer a question waits for the pool itself (a worker being started)
-# before the pool is taken for stuck and replaced.
+# While a question runs, the pool is looked at this often; a question no worker has taken after
+# START_GRACE_SECONDS (a worker starting takes a second or two, more on a busy machine), or not answered
+# STALL_GRACE_SECONDS past its time limit, means the pool is stuck, and it is replaced.
+WATCH_SECONDS = 0.25
+START_GRACE_SECONDS = 15.0
 STALL_GRACE_SECONDS = 10.0
 # A replacement worker starts in about a second.
 WORKER_LOST_RETRY_SECONDS = 2
@@ -321,8 +324,10 @@ class Analyzer:
         failure: BaseException | None = None
         for _ in range(2):
             seconds = turn.deadline - time.monotonic()
-            if seconds <= 0:
+            if seconds <= 0 and failure is None:
                 raise self._out_of_time(turn)
+            if seconds <= 0:  # the time went on a pool that failed: the service's fault
+                break
             pool = self._get_pool()
             try:
                 future = pool.schedule(
@@ -337,7 +342,7 @@ class Analyzer:
             with self._lock:
                 self._in_flight.add(future)
             try:
-                return future.result(timeout=seconds + STALL_GRACE_SECONDS)
+                return self._result(future, pool, seconds)
             except FutureTimeout:
                 if future.done():  # pebble killed the worker at the question's deadline
                     raise self._out_of_time(turn) from None
@@ -363,8 +368,33 @@ class Analyzer:
                 with self._lock:
                     self._in_flight.discard(future)
         raise AnalysisUnavailable(
-            "The analysis workers cannot start; nothing was saved. Please try again later."
+            "The analysis workers failed and cannot start again yet; nothing was saved. Please try again "
+            "later."
         ) from failure
+
+    @staticmethod
+    def _result(future: Future, pool: ProcessPool, seconds: float):
+        """The future's result, watching the pool meanwhile: BrokenProcessPool when the pool broke
+        without telling the future (pebble drops a task it had not handed out when it breaks) or no
+        worker takes the task; FutureTimeout, not done, when nothing at all happens for far too long."""
+        now = time.monotonic()
+        start_by = now + min(START_GRACE_SECONDS, seconds)
+        give_up_at = now + seconds + STALL_GRACE_SECONDS
+        while True:
+            try:
+                return future.result(timeout=WATCH_SECONDS)
+            except FutureTimeout:
+                if future.done():
+                    raise
+                now = time.monotonic()
+                if not pool.active:
+                    raise BrokenProcessPool("the pool broke with this question in it") from None
+                if not future.running() and now > start_by:
+                    raise BrokenProcessPool(
+                        f"no worker took the question in {START_GRACE_SECONDS:g} s"
+                    ) from None
+                if now > give_up_at:
+                    raise
 
     def _out_of_time(self, turn: Turn) -> AnalysisUnavailable | TooExpensive:
         limit = turn.deadline - turn.arrived

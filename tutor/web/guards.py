@@ -93,7 +93,7 @@ def body_limit() -> int:
 def _refuse_unacceptable_bytes() -> Response | None:
     nul = _nul_outside_the_body()
     if nul is not None:
-        return refusal(400, f"{nul} contains a NUL character (U+0000), which is never accepted; remove it.")
+        return nul
     if request.method not in BODY_METHODS:
         return None
     limit = body_limit()
@@ -124,16 +124,22 @@ def _refuse_unacceptable_bytes() -> Response | None:
     return None
 
 
-def _nul_outside_the_body() -> str | None:
-    """Where a NUL character is outside the body (the address, the query, a header), or None."""
+def _nul_outside_the_body() -> Response | None:
+    """The refusal of a NUL character in the address (404: nothing has such an address), the query
+    (422 at the parameter, like any invalid value) or a header (400), or None."""
     if "\x00" in request.path:
-        return "The address"
+        return refusal(
+            404, "The address contains a NUL character (U+0000): nothing here has such an address."
+        )
     for name, values in request.args.lists():
-        if "\x00" in name or any("\x00" in value for value in values):
-            return f"The query parameter '{_shown(name)}'"
+        for text in (name, *values):
+            if "\x00" in text:
+                shown, column = _shown(name), text.index("\x00") + 1
+                detail = f"{shown}: a NUL character (U+0000) at column {column} is not accepted; remove it."
+                return refusal(422, detail, field=shown, column=column)
     for name, value in request.headers.items():
         if "\x00" in value:
-            return f"The {_shown(name)} header"
+            return refusal(400, f"The {_shown(name)} header contains a NUL character (U+0000); remove it.")
     return None
 
 

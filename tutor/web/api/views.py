@@ -34,6 +34,8 @@ ERROR_DESCRIPTIONS = {
     413: "The body is larger than TUTOR_MAX_REQUEST_BYTES",
     422: "The question cannot be answered as asked: `field` (and `column`) say where",
     429: "Too many requests; wait as long as Retry-After says",
+    503: "The analysis workers are busy or restarting, or the database is unavailable; wait as long as "
+    "Retry-After says",
 }
 RETRY_AFTER = {
     "Retry-After": {"description": "seconds (or an HTTP date) to wait", "schema": {"type": "string"}}
@@ -44,12 +46,12 @@ LOCATION = {"Location": {"description": "the case in this API", "schema": {"type
 def errors(*codes: int) -> dict[int, dict[str, Any]]:
     """The problem+json responses an operation may give, for its OpenAPI description."""
     responses: dict[int, dict[str, Any]] = {}
-    for code in (*codes, 429):
+    for code in (*codes, 429, 503):
         responses[code] = {
             "description": ERROR_DESCRIPTIONS[code],
             "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
         }
-    responses[429]["headers"] = RETRY_AFTER
+    responses[429]["headers"] = responses[503]["headers"] = RETRY_AFTER
     return responses
 
 
