@@ -1,54 +1,72 @@
 """Time limits for tests, derived from this machine as it is during the run, never written as seconds.
 
 A test that needs the sandbox to kill a question (or to let one through) used to set a limit such as
-half a second, and failed on a busy machine where a small question took longer. Instead, ``budget()``
-is a multiple of what small questions take here (measured once per test process, each new to the
-worker, as a test's question is), and ``slow_question_over_budget()`` is checked, once, to run a
-multiple of the budget longer. A machine ten times slower or busier moves all of them together.
+half a second, and failed on a busy machine where a small question took longer. Instead, both sides
+are measured here, once per test process, in a sandbox worker: a small question new to the worker (the
+median of a few, as a test's questions are new), and ``slow_question()``. The budget is their geometric
+mean, so that on this machine, as busy as it is now, a small question takes the budget divided by
+sqrt(slow/small) and the slow one the budget times as much: about 17 times either way today. A machine
+that is slower or busier moves both together; only a swing of that size within one run could make a
+test that uses the budget fail.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import secrets
+import statistics
 import time
 
 from support.questions import NORMAL, slow_question
 from tutor.config import Limits
-from tutor.engine import Question, TooExpensive
+from tutor.engine import Question
 from tutor.sandbox import Analyzer
 
-# Small questions take this many times less than the budget; the slow question this many times more.
-BUDGET_MARGIN = 20
-SLOW_MARGIN = 5
-SAMPLES = 4
+SAMPLES = 5
+# The slow question must take at least this many times the small one: 10 times the budget either way.
+MIN_RATIO = 100
 
 
 def question(body: dict) -> Question:
     return Question(body["expression"], body["point"], body["learning_rate"], steps=body.get("steps", 1))
 
 
+def _timed(analyzer: Analyzer, body: dict) -> float:
+    started = time.perf_counter()
+    analyzer.answer(question(body))
+    return time.perf_counter() - started
+
+
 @functools.cache
-def small_question_seconds() -> float:
-    """The longest of a few cold answers of a small question in a sandbox worker."""
+def measured() -> tuple[float, float]:
+    """Seconds a small question and the slow question take in a sandbox worker here, now."""
     analyzer = Analyzer(Limits(seconds_per_question=600), context="fork")
     try:
         analyzer.start()
-        times = []
-        for _ in range(SAMPLES):
-            new = {**NORMAL, "expression": f"{NORMAL['expression']} + {secrets.randbelow(10**6) + 2}"}
-            started = time.perf_counter()
-            analyzer.answer(question(new))
-            times.append(time.perf_counter() - started)
-        return max(times)
+        small = statistics.median(
+            _timed(
+                analyzer, {**NORMAL, "expression": f"{NORMAL['expression']} + {secrets.randbelow(10**6) + 2}"}
+            )
+            for _ in range(SAMPLES)
+        )
+        slow = _timed(analyzer, slow_question())
     finally:
         analyzer.close()
+    if slow < MIN_RATIO * small:
+        raise AssertionError(
+            f"support.questions.slow_question() took {slow:.2f} s, only {slow / small:.0f} times a small "
+            f"question ({small * 1000:.1f} ms): it no longer stands for a question that is too expensive; "
+            "make it bigger"
+        )
+    return small, slow
 
 
 def budget() -> float:
-    """A time limit per question that small questions meet with room to spare on this machine now."""
-    return BUDGET_MARGIN * small_question_seconds()
+    """A time limit per question far above a small question's time and far below the slow one's."""
+    small, slow = measured()
+    return math.sqrt(small * slow)
 
 
 def limits(**changes) -> Limits:
@@ -56,22 +74,7 @@ def limits(**changes) -> Limits:
     return dataclasses.replace(Limits(), seconds_per_question=budget(), **changes)
 
 
-@functools.cache
-def _slow_question_checked() -> None:
-    analyzer = Analyzer(Limits(seconds_per_question=SLOW_MARGIN * budget()), context="fork")
-    try:
-        analyzer.answer(question(slow_question()))
-    except TooExpensive:
-        return
-    finally:
-        analyzer.close()
-    raise AssertionError(
-        f"support.questions.slow_question() answered within {SLOW_MARGIN * budget():.2f} s, {SLOW_MARGIN} times the "
-        "budget: it no longer stands for a question that is too expensive; make it bigger"
-    )
-
-
 def slow_question_over_budget() -> dict:
-    """A new question (nothing cached) checked to take at least SLOW_MARGIN times ``budget()``."""
-    _slow_question_checked()
+    """A new question (nothing cached) like the one measured: about sqrt(slow/small) times the budget."""
+    measured()
     return slow_question()
