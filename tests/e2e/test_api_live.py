@@ -132,6 +132,6 @@ def test_a_forum_question_is_answered_by_the_servers_background_thread(server, f
     )
 
     assert response.status_code == 202
-    reply = forum.wait_for(1, seconds=20)[0]["json"]
+    reply = forum.wait_for(1)[0]["json"]
     assert reply["topic_id"] == 4
     assert f"{server['url']}/cases/" in reply["raw"]

@@ -54,7 +54,8 @@ class FakeForum:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def wait_for(self, count: int, seconds: float = 15) -> list[dict]:
+    def wait_for(self, count: int, seconds: float = 120) -> list[dict]:
+        """The replies, once there are ``count``; ``seconds`` only keeps a test from hanging."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             with self.lock:
