@@ -15,12 +15,19 @@ plain RuntimeError), one whose workers cannot start, one that stops answering. A
 died under it (the OOM killer, an operator's kill) is ``WorkerLost``: the service's fault, a 503 the
 client may retry, never a refusal of the question.
 
-**Admission.** A question waits for a worker in a queue bounded overall and per client (an API token, or
-an address); when either is full it is refused at once with ``AnalysisBusy`` (503 with Retry-After),
-never left to stall a server thread. The next free worker goes to the waiting client with the fewest
-questions running, clients taking turns; no client runs on more than all workers but one, and clients
-whose recent questions ran long (a tenth of the time limit or more) share all workers but one between
-them: with two or more workers, a flood of large questions always leaves one worker for small ones.
+**Admission.** A question waits for a worker in a queue bounded per client (an API token, or an address)
+and overall (for large and for small questions apart); when either is full it is refused at once with
+``AnalysisBusy`` (503 with Retry-After), never left to stall a server thread. The next free worker goes
+to the waiting client with the fewest questions running, clients taking turns, and no client runs on
+more than all workers but one.
+
+**Two lanes.** With two or more workers, one of them (a pool of its own) is kept for small questions
+(``is_small``: a forum's circuit, a neuron), which answer in milliseconds; the others take any question,
+at a lower CPU priority (nice 10) so that the web processes and the small lane come first when the
+machine is busy. A question counts as large unless it is small and its client's recent questions took
+less than a tenth of the time limit in CPU time: a flood of large questions, from one client or many,
+never holds every worker. Each lane is its own pebble pool, so a large question can never be handed to
+the small lane's worker while its own worker is being replaced.
 
 **Time.** A question's time limit counts from its arrival: waiting is part of it. One that cannot start
 within half its limit is refused as busy; one that starts gets what is left, and when that runs out it
@@ -55,7 +62,7 @@ from tutor.engine import Question, TooExpensive, answer
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Answered by each worker as it starts (see _start_worker).
+# Answered by the fork server once, and by each worker as it starts (see _start_worker).
 WARM_UP = Question(expression="(x+y)*z", point={"x": -2, "y": 5, "z": -4}, learning_rate=0.01)
 
 # Who the current thread's analysis work is for: an API token or a client address, set by the web layer
@@ -65,23 +72,28 @@ current_client: ContextVar[str] = ContextVar("analysis_client", default="local")
 # Shares of a question's time limit (see the module's docstring).
 MAX_WAIT_SHARE = 0.5
 FAIR_WAIT_SHARE = 0.25
-HEAVY_SHARE = 0.1
-# How long a client counts as heavy after a long question, and how many clients are remembered.
-HEAVY_MEMORY_SECONDS = 60.0
+LONG_RUN_SHARE = 0.1
+# How long a client's questions count as large after one ran long, and how many clients are remembered.
+LONG_RUN_MEMORY_SECONDS = 60.0
 REMEMBERED_CLIENTS = 10_000
+# A small question has at most these (see is_small).
+SMALL = {"characters": 100, "symbols": 8, "steps": 100, "rows": 100}
 # While a question runs, the pool is looked at this often; a question no worker has taken after
 # START_GRACE_SECONDS (a worker starting takes a second or two, more on a busy machine), or not answered
 # STALL_GRACE_SECONDS past its time limit, means the pool is stuck, and it is replaced.
 WATCH_SECONDS = 0.25
 START_GRACE_SECONDS = 15.0
 STALL_GRACE_SECONDS = 10.0
-# A replacement worker starts in about a second.
+# The lanes (see the module's docstring), and the CPU priority of the shared one's workers.
+SMALL_LANE, SHARED_LANE = "small", "shared"
+SHARED_NICENESS = 10
+# A replacement worker starts in well under a second.
 WORKER_LOST_RETRY_SECONDS = 2
 UNAVAILABLE_RETRY_SECONDS = 30
 
 
-def _start_worker(memory_mb: int) -> None:
-    """Each worker's set-up, before it takes any task: its limits, then a warm-up question.
+def _start_worker(memory_mb: int, niceness: int) -> None:
+    """Each worker's set-up, before it takes any task: its limits and priority, then a warm-up question.
 
     A new process's first answer costs hundreds of milliseconds of SymPy's and NumPy's first use (the
     fork server has imported them, but their caches fill in each process), a hundred times a warm
@@ -89,6 +101,8 @@ def _start_worker(memory_mb: int) -> None:
     killed for running over its time."""
     # One BLAS thread per worker: the machine's cores are for concurrent questions, not one matrix.
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    if niceness:
+        os.nice(niceness)
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
@@ -97,9 +111,12 @@ def _start_worker(memory_mb: int) -> None:
         pass
 
 
-def _in_worker(function: Callable[..., T], args: tuple, memory_mb: int) -> T:
+def _in_worker(function: Callable[..., T], args: tuple, memory_mb: int) -> tuple[T, float]:
+    """``function(*args)`` and the CPU seconds it took (what the question cost, however busy the
+    machine: wall-clock time would count the waits of a crowded machine against its client)."""
+    started = time.process_time()
     try:
-        return function(*args)
+        return function(*args), time.process_time() - started
     except (MemoryError, SystemError):
         # Under the address-space limit, C extensions that fail to allocate sometimes return an
         # error without setting MemoryError, which Python reports as SystemError.
@@ -130,18 +147,21 @@ class WorkerLost(AnalysisUnavailable):
 
 @dataclass(eq=False)
 class Turn:
-    """One question's place at the workers: when it arrived, by when it must start and finish."""
+    """One question's place at the workers: when it arrived, by when it must start and finish, whether
+    it counts as large, and the lane it runs in once started."""
 
     client: str
     arrived: float
     deadline: float
     start_by: float
+    large: bool
+    lane: str | None = None
     started: float | None = None
-    heavy: bool = False
 
 
 class Admission:
-    """Who runs next: bounded queues, per-client caps and turns across clients (see the module)."""
+    """Who runs next, and in which lane: bounded queues, per-client caps and turns across clients (see
+    the module)."""
 
     def __init__(
         self, workers: int, queue: int, per_client: int, clock: Callable[[], float] = time.monotonic
@@ -151,20 +171,23 @@ class Admission:
         self.workers = workers
         self.queue = queue
         self.per_client = per_client
-        # Each client on all workers but one, and heavy clients together too, whenever there are two.
+        # One worker kept for small questions whenever there are two; each client on all but one.
+        self.lanes = {SMALL_LANE: 1, SHARED_LANE: workers - 1} if workers > 1 else {SHARED_LANE: 1}
         self.per_client_running = max(1, workers - 1)
-        self.heavy_running_limit = max(1, workers - 1)
         self._clock = clock
         self._changed = threading.Condition()
         self._waiting: dict[str, deque[Turn]] = {}  # in turn order: a client served goes to the back
         self._running: dict[str, list[Turn]] = {}
-        self._heavy_until: OrderedDict[str, float] = OrderedDict()
+        self._ran_long_until: OrderedDict[str, float] = OrderedDict()
 
-    def enter(self, client: str, seconds: float) -> Turn:
-        """Waits for a worker; returns the turn (with its deadline) or raises AnalysisBusy."""
+    def enter(self, client: str, seconds: float, *, small: bool = False) -> Turn:
+        """Waits for a worker; returns the turn (with its deadline and lane) or raises AnalysisBusy.
+        ``small``: the question is small by its size (see ``is_small``); it still counts as large when
+        its client's recent questions ran long."""
         now = self._clock()
-        turn = Turn(client, now, now + seconds, now + seconds * MAX_WAIT_SHARE)
         with self._changed:
+            large = not small or self._ran_long(client, now)
+            turn = Turn(client, now, now + seconds, now + seconds * MAX_WAIT_SHARE, large)
             mine = len(self._running.get(client, ())) + len(self._waiting.get(client, ()))
             if mine >= self.per_client:
                 raise AnalysisBusy(
@@ -174,7 +197,7 @@ class Admission:
                 )
             self._waiting.setdefault(client, deque()).append(turn)
             self._dispatch(now)
-            if turn.started is None and self._waiting_count() > self.queue:
+            if turn.started is None and self._waiting_count(large) > self.queue:
                 self._withdraw(turn)
                 raise AnalysisBusy(
                     "The tutor is busy answering other questions and has no room to queue this one; "
@@ -194,48 +217,58 @@ class Admission:
         return turn
 
     def leave(self, turn: Turn, ran: float) -> None:
-        """Gives the turn's worker to the next question; ``ran`` is how long it ran, for fairness."""
+        """Gives the turn's worker to the next question; ``ran`` is the seconds of work it cost (CPU
+        seconds when known), for fairness."""
         with self._changed:
             now = self._clock()
             running = self._running[turn.client]
             running.remove(turn)
             if not running:
                 del self._running[turn.client]
-            if ran >= (turn.deadline - turn.arrived) * HEAVY_SHARE:
-                self._heavy_until[turn.client] = now + HEAVY_MEMORY_SECONDS
-                self._heavy_until.move_to_end(turn.client)
-                while len(self._heavy_until) > REMEMBERED_CLIENTS:
-                    self._heavy_until.popitem(last=False)
+            if ran >= (turn.deadline - turn.arrived) * LONG_RUN_SHARE:
+                self._ran_long_until[turn.client] = now + LONG_RUN_MEMORY_SECONDS
+                self._ran_long_until.move_to_end(turn.client)
+                while len(self._ran_long_until) > REMEMBERED_CLIENTS:
+                    self._ran_long_until.popitem(last=False)
             self._dispatch(now)
 
+    def _free_lane(self, turn: Turn) -> str | None:
+        """The lane a waiting question would start in now: a small one in its own lane first."""
+        busy = {lane: 0 for lane in self.lanes}
+        for turns in self._running.values():
+            for running in turns:
+                busy[running.lane] += 1
+        for lane in (SHARED_LANE,) if turn.large else (SMALL_LANE, SHARED_LANE):
+            if lane in self.lanes and busy[lane] < self.lanes[lane]:
+                return lane
+        return None
+
     def _dispatch(self, now: float) -> None:
-        """Starts waiting questions while workers are free, each time for the fairest client."""
+        """Starts waiting questions while workers are free for them, each time for the fairest client."""
         started = False
-        while self._running_count() < self.workers:
-            heavy_running = sum(turn.heavy for turns in self._running.values() for turn in turns)
-            chosen = None
-            for client in self._waiting:
+        while True:
+            chosen, lane = None, None
+            for client, queue in self._waiting.items():
                 running = len(self._running.get(client, ()))
                 if running >= self.per_client_running:
                     continue
-                if self._is_heavy(client, now) and heavy_running >= self.heavy_running_limit:
-                    continue
-                if chosen is None or running < len(self._running.get(chosen, ())):
-                    chosen = client
+                free = self._free_lane(queue[0])
+                if free is not None and (chosen is None or running < len(self._running.get(chosen, ()))):
+                    chosen, lane = client, free
             if chosen is None:
                 break
             queue = self._waiting.pop(chosen)
             turn = queue.popleft()
             if queue:
                 self._waiting[chosen] = queue  # back of the line
-            turn.started, turn.heavy = now, self._is_heavy(chosen, now)
+            turn.started, turn.lane = now, lane
             self._running.setdefault(chosen, []).append(turn)
             started = True
         if started:
             self._changed.notify_all()
 
-    def _is_heavy(self, client: str, now: float) -> bool:
-        until = self._heavy_until.get(client)
+    def _ran_long(self, client: str, now: float) -> bool:
+        until = self._ran_long_until.get(client)
         return until is not None and until > now
 
     def _withdraw(self, turn: Turn) -> None:
@@ -244,8 +277,8 @@ class Admission:
         if not queue:
             del self._waiting[turn.client]
 
-    def _waiting_count(self) -> int:
-        return sum(len(queue) for queue in self._waiting.values())
+    def _waiting_count(self, large: bool | None = None) -> int:
+        return sum(1 for queue in self._waiting.values() for turn in queue if large in (None, turn.large))
 
     def _running_count(self) -> int:
         return sum(len(turns) for turns in self._running.values())
@@ -263,6 +296,19 @@ class Admission:
         """Questions running and waiting now (for operators and tests)."""
         with self._changed:
             return {"running": self._running_count(), "waiting": self._waiting_count()}
+
+
+def is_small(question: Question) -> bool:
+    """Whether a question is small by its size alone, told before any work: few symbols, a short
+    expression, few steps and rows. Small questions (a forum's circuit, a neuron) answer in milliseconds;
+    a worker is kept for them when large ones crowd in."""
+    rows = max((len(column) for column in (question.data or {}).values()), default=0)
+    return (
+        len(question.expression) <= SMALL["characters"]
+        and len(question.point) <= SMALL["symbols"]
+        and question.steps <= SMALL["steps"]
+        and rows <= SMALL["rows"]
+    )
 
 
 class Analyzer:
@@ -283,10 +329,10 @@ class Analyzer:
         self.workers = workers
         self.context = context
         self.admission = Admission(workers, queue, queue_per_client)
-        self._pool: ProcessPool | None = None
+        self._pools: dict[str, ProcessPool] = {}
         self._pid: int | None = None
         self._lock = threading.Lock()
-        self._in_flight: set[Future] = set()
+        self._in_flight: dict[Future, ProcessPool] = {}
 
     def start(self) -> None:
         """Starts the workers now rather than on the first question, and waits until they answer.
@@ -294,31 +340,35 @@ class Analyzer:
         Starting a pool (the fork server, its imports, each worker's warm-up) takes a second or more; a
         server calls this before it accepts requests, so no learner waits for it. A pool that cannot
         start now is left to the first question, which reports it."""
-        try:
-            pool = self._get_pool()
-            seconds = self.limits.seconds_per_question + STALL_GRACE_SECONDS
-            for future in [pool.schedule(os.getpid, timeout=seconds) for _ in range(self.workers)]:
-                future.result(timeout=seconds)
-        except Exception:
-            log.exception("the analysis workers did not start; the first question will try again")
-            self._replace_pool()
+        seconds = self.limits.seconds_per_question + STALL_GRACE_SECONDS
+        for lane, size in self.admission.lanes.items():
+            try:
+                pool = self._get_pool(lane)
+                for future in [pool.schedule(os.getpid, timeout=seconds) for _ in range(size)]:
+                    future.result(timeout=seconds)
+            except Exception:
+                log.exception("the analysis workers did not start; the first question will try again")
+                self._replace_pool(lane)
 
     def answer(self, question: Question) -> dict:
-        return self.run(answer, question, self.limits)
+        return self.run(answer, question, self.limits, small=is_small(question))
 
-    def run(self, function: Callable[..., T], *args: object) -> T:
+    def run(self, function: Callable[..., T], *args: object, small: bool = False) -> T:
         """``function(*args)`` in a worker, in its client's turn. ``function`` must be importable by name.
 
         Raises TooExpensive past the time or memory limit, AnalysisBusy when the queues are full or the
         question waited too long, WorkerLost when its worker was killed, and AnalysisUnavailable when no
         worker can start."""
-        turn = self.admission.enter(current_client.get(), self.limits.seconds_per_question)
+        turn = self.admission.enter(current_client.get(), self.limits.seconds_per_question, small=small)
+        cost = None
         try:
-            return self._run_in_turn(function, args, turn)
+            value, cost = self._run_in_turn(function, args, turn)
+            return value
         finally:
-            self.admission.leave(turn, time.monotonic() - turn.started)
+            # Refused or killed: as long as it ran.
+            self.admission.leave(turn, cost if cost is not None else time.monotonic() - turn.started)
 
-    def _run_in_turn(self, function: Callable[..., T], args: tuple, turn: Turn) -> T:
+    def _run_in_turn(self, function: Callable[..., T], args: tuple, turn: Turn) -> tuple[T, float]:
         # A pool that failed is replaced, and the question tried once more on the new one; a second
         # failure is a real outage.
         failure: BaseException | None = None
@@ -328,7 +378,7 @@ class Analyzer:
                 raise self._out_of_time(turn)
             if seconds <= 0:  # the time went on a pool that failed: the service's fault
                 break
-            pool = self._get_pool()
+            pool = self._get_pool(turn.lane)
             try:
                 future = pool.schedule(
                     _in_worker, args=(function, args, self.limits.worker_memory_mb), timeout=seconds
@@ -336,11 +386,11 @@ class Analyzer:
             except (RuntimeError, BrokenProcessPool, OSError) as error:
                 # pebble's error state ("Unexpected error within the Pool"), or workers that cannot start.
                 log.warning("the analysis pool refused work (%s); replacing it", error)
-                self._replace_pool(pool)
+                self._replace_pool(turn.lane, pool)
                 failure = error
                 continue
             with self._lock:
-                self._in_flight.add(future)
+                self._in_flight[future] = pool
             try:
                 return self._result(future, pool, seconds)
             except FutureTimeout:
@@ -348,7 +398,7 @@ class Analyzer:
                     raise self._out_of_time(turn) from None
                 # Nothing answered, not even pebble's timeout: the pool is stuck.
                 future.cancel()
-                self._replace_pool(pool)
+                self._replace_pool(turn.lane, pool)
                 raise AnalysisUnavailable(
                     "The analysis workers stopped answering and are being restarted; nothing was saved. "
                     "Send the question again.",
@@ -362,11 +412,11 @@ class Analyzer:
                 ) from None
             except BrokenProcessPool as error:
                 log.warning("the analysis pool broke (%s); replacing it", error)
-                self._replace_pool(pool)
+                self._replace_pool(turn.lane, pool)
                 failure = error
             finally:
                 with self._lock:
-                    self._in_flight.discard(future)
+                    self._in_flight.pop(future, None)
         raise AnalysisUnavailable(
             "The analysis workers failed and cannot start again yet; nothing was saved. Please try again "
             "later."
@@ -408,48 +458,55 @@ class Analyzer:
         )
 
     def close(self) -> None:
-        self._replace_pool()
+        for lane in self.admission.lanes:
+            self._replace_pool(lane)
 
-    def _get_pool(self) -> ProcessPool:
+    def _get_pool(self, lane: str) -> ProcessPool:
         with self._lock:
-            # A pool does not survive fork (gunicorn forks workers): each process makes its own.
-            if self._pool is not None and self._pid == os.getpid() and self._pool.active:
-                return self._pool
+            # Pools do not survive fork (gunicorn forks workers): each process makes its own.
+            if self._pid != os.getpid():
+                self._pools, self._pid, self._in_flight = {}, os.getpid(), {}
+            pool = self._pools.get(lane)
+            if pool is not None and pool.active:
+                return pool
         # Gone to an error state (see pebble's "All workers expired"), or never made.
-        self._replace_pool(self._pool if self._pid == os.getpid() else None)
+        self._replace_pool(lane, pool)
         with self._lock:
-            if self._pool is None:
-                self._pool = self._new_pool()
-                self._pid = os.getpid()
-            return self._pool
+            if lane not in self._pools:
+                self._pools[lane] = self._new_pool(lane)
+            return self._pools[lane]
 
-    def _new_pool(self) -> ProcessPool:
+    def _new_pool(self, lane: str) -> ProcessPool:
         context = multiprocessing.get_context(self.context)
         if self.context == "forkserver":
-            # The fork server imports the engine once; every worker then starts warm. A fork server
-            # that died is started again by multiprocessing when the next worker is made.
-            context.set_forkserver_preload(["tutor.engine", "tutor.sandbox", "tutor.mathml", "tutor.plots"])
+            # The fork server imports the engine and answers the warm-up question once; every worker
+            # then starts warm. A fork server that died is started again by multiprocessing when the
+            # next worker is made.
+            context.set_forkserver_preload(
+                ["tutor.engine", "tutor.sandbox", "tutor.mathml", "tutor.plots", "tutor.sandbox_warmup"]
+            )
+        # Lower priority for the shared lane only when a small lane is there to come first.
+        lanes = self.admission.lanes
+        niceness = SHARED_NICENESS if lane == SHARED_LANE and SMALL_LANE in lanes else 0
         return ProcessPool(
-            max_workers=self.workers,
+            max_workers=lanes[lane],
             initializer=_start_worker,
-            initargs=(self.limits.worker_memory_mb,),
+            initargs=(self.limits.worker_memory_mb, niceness),
             context=context,
         )
 
-    def _replace_pool(self, broken: ProcessPool | None = None) -> None:
-        """Stops ``broken`` if it is still this process's pool (another thread may have replaced it
-        already), or the current pool when none is named. Questions still waiting on it are told the
-        pool broke, so that each tries once more on the new one."""
+    def _replace_pool(self, lane: str, broken: ProcessPool | None = None) -> None:
+        """Stops the lane's pool, or only ``broken`` if it is still the lane's pool (another thread may
+        have replaced it already). Questions still waiting on it are told the pool broke, so that each
+        tries once more on the new one."""
         with self._lock:
             if self._pid != os.getpid():
-                self._pool, self._pid = None, None
                 return
-            if broken is not None and broken is not self._pool:
+            pool = self._pools.get(lane)
+            if pool is None or (broken is not None and broken is not pool):
                 return
-            pool, self._pool = self._pool, None
-            orphans = list(self._in_flight)
-        if pool is None:
-            return
+            del self._pools[lane]
+            orphans = [future for future, owner in self._in_flight.items() if owner is pool]
         for future in orphans:
             if not future.done():
                 try:

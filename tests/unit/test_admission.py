@@ -1,5 +1,5 @@
 """Admission to the analysis workers (tutor.sandbox.Admission): bounded queues, fair turns across
-clients, a worker kept for light clients, and waiting counted toward a question's time limit.
+clients, a worker kept for small questions, and waiting counted toward a question's time limit.
 
 Every outcome here is decided by the order of events, not by how fast the machine is: a question that
 must be refused while another holds the worker is refused because the other never leaves."""
@@ -10,8 +10,8 @@ import threading
 
 import pytest
 
-from tutor.engine import TooExpensive
-from tutor.sandbox import Admission, AnalysisBusy, Analyzer, Turn
+from tutor.engine import Question, TooExpensive
+from tutor.sandbox import Admission, AnalysisBusy, Analyzer, Turn, is_small
 
 LONG = 600.0  # a time limit no test waits for
 
@@ -19,14 +19,14 @@ LONG = 600.0  # a time limit no test waits for
 class Waiting:
     """``admission.enter(client)`` in a thread of its own; ``turn()`` once it got one."""
 
-    def __init__(self, admission: Admission, client: str, seconds: float = LONG):
+    def __init__(self, admission: Admission, client: str, seconds: float = LONG, small: bool = False):
         self.result: Turn | Exception | None = None
-        self.thread = threading.Thread(target=self._enter, args=(admission, client, seconds))
+        self.thread = threading.Thread(target=self._enter, args=(admission, client, seconds, small))
         self.thread.start()
 
-    def _enter(self, admission, client, seconds):
+    def _enter(self, admission, client, seconds, small):
         try:
-            self.result = admission.enter(client, seconds)
+            self.result = admission.enter(client, seconds, small=small)
         except Exception as error:
             self.result = error
 
@@ -52,8 +52,8 @@ def test_a_client_over_its_share_is_refused_at_once_and_others_still_start():
     assert "already have 2 questions" in refused.value.detail
     assert refused.value.retry_after >= 1
 
-    # Another client starts at once on the worker the flood may not take.
-    other = admission.enter("learner", LONG)
+    # Another client's small question starts at once on the worker the flood may not take.
+    other = admission.enter("learner", LONG, small=True)
     assert other.started is not None
     admission.leave(other, 0.01)
     admission.leave(first, 1.0)
@@ -105,19 +105,38 @@ def next_to_start(waiting: list[Waiting], done: list[Waiting]) -> Waiting:
     return started
 
 
-def test_heavy_clients_leave_a_worker_for_light_ones():
+def test_large_questions_from_many_clients_leave_a_worker_for_small_ones():
     admission = Admission(workers=2, queue=10, per_client=10)
-    # Two clients whose last questions ran long (a tenth of the limit or more).
-    for client in ("heavy-1", "heavy-2"):
-        admission.leave(admission.enter(client, 10.0), 5.0)
-    one = admission.enter("heavy-1", LONG)
-    two = Waiting(admission, "heavy-2")  # a worker is free, but heavy clients share all but one
+    one = admission.enter("flood-1", LONG)
+    two = Waiting(admission, "flood-2")  # a worker is free, but large questions share all but one
     until_waiting(admission, 1)
-    light = admission.enter("light", LONG)
-    assert light.started is not None
+    small = admission.enter("learner", LONG, small=True)
+    assert small.started is not None
     admission.leave(one, 0.0)
     admission.leave(two.turn(), 0.0)
-    admission.leave(light, 0.0)
+    admission.leave(small, 0.0)
+
+
+def test_a_client_whose_questions_ran_long_counts_as_large_even_with_small_ones():
+    admission = Admission(workers=2, queue=10, per_client=10)
+    # A tenth of the time limit or more: this client's next questions count as large for a while.
+    admission.leave(admission.enter("slow-bot", 10.0, small=True), 5.0)
+    one = admission.enter("flood", LONG)
+    pretending = Waiting(admission, "slow-bot", small=True)
+    until_waiting(admission, 1)
+    learner = admission.enter("learner", LONG, small=True)
+    assert learner.started is not None
+    admission.leave(one, 0.0)
+    admission.leave(pretending.turn(), 0.0)
+    admission.leave(learner, 0.0)
+
+
+def test_small_means_small_in_every_dimension():
+    circuit = Question("(x+y)*z", {"x": -2, "y": 5, "z": -4}, 0.01)
+    assert is_small(circuit)
+    assert not is_small(Question("*".join("abcdefghij"), dict.fromkeys("abcdefghij", 0.9), 0.01))
+    assert not is_small(Question("(x+y)*z", {"x": -2, "y": 5, "z": -4}, 0.01, steps=1000))
+    assert not is_small(Question("x*y" + "+x" * 60, {"x": 1, "y": 2}, 0.01))
 
 
 def test_waiting_counts_toward_the_time_limit():
@@ -132,8 +151,8 @@ def test_waiting_counts_toward_the_time_limit():
 def test_a_refusal_after_waiting_says_so_and_blames_the_load_not_the_question():
     limit = 10.0
     out_of_time = Analyzer()._out_of_time
-    fresh = out_of_time(Turn("a", arrived=0.0, deadline=limit, start_by=5.0, started=0.5))
-    waited = out_of_time(Turn("a", arrived=0.0, deadline=limit, start_by=5.0, started=4.0))
+    fresh = out_of_time(Turn("a", arrived=0.0, deadline=limit, start_by=5.0, large=True, started=0.5))
+    waited = out_of_time(Turn("a", arrived=0.0, deadline=limit, start_by=5.0, large=True, started=4.0))
 
     assert isinstance(fresh, TooExpensive)
     assert "took longer than 10 seconds" in fresh.message
