@@ -180,16 +180,17 @@ class Admission:
         self._running: dict[str, list[Turn]] = {}
         self._ran_long_until: OrderedDict[str, float] = OrderedDict()
 
-    def enter(self, client: str, seconds: float, *, small: bool = False) -> Turn:
+    def enter(self, client: str, seconds: float, *, small: bool = False, capped: bool = True) -> Turn:
         """Waits for a worker; returns the turn (with its deadline and lane) or raises AnalysisBusy.
         ``small``: the question is small by its size (see ``is_small``); it still counts as large when
-        its client's recent questions ran long."""
+        its client's recent questions ran long. ``capped``: counted against the client's own share
+        (questions are; a page's plots, asked for all at once by a browser, are not)."""
         now = self._clock()
         with self._changed:
             large = not small or self._ran_long(client, now)
             turn = Turn(client, now, now + seconds, now + seconds * MAX_WAIT_SHARE, large)
             mine = len(self._running.get(client, ())) + len(self._waiting.get(client, ()))
-            if mine >= self.per_client:
+            if capped and mine >= self.per_client:
                 raise AnalysisBusy(
                     f"You already have {mine} question{'s' if mine > 1 else ''} being answered or waiting "
                     f"here, the most one client may have; send the next when an answer has come back.",
@@ -351,15 +352,19 @@ class Analyzer:
                 self._replace_pool(lane)
 
     def answer(self, question: Question) -> dict:
-        return self.run(answer, question, self.limits, small=is_small(question))
+        return self.run(answer, question, self.limits, small=is_small(question), capped=True)
 
-    def run(self, function: Callable[..., T], *args: object, small: bool = False) -> T:
+    def run(self, function: Callable[..., T], *args: object, small: bool = False, capped: bool = False) -> T:
         """``function(*args)`` in a worker, in its client's turn. ``function`` must be importable by name.
+        ``small`` and ``capped`` as in ``Admission.enter``: a question (``answer``) counts against its
+        client's share; other work, such as a saved case's page, only against the queues.
 
         Raises TooExpensive past the time or memory limit, AnalysisBusy when the queues are full or the
         question waited too long, WorkerLost when its worker was killed, and AnalysisUnavailable when no
         worker can start."""
-        turn = self.admission.enter(current_client.get(), self.limits.seconds_per_question, small=small)
+        turn = self.admission.enter(
+            current_client.get(), self.limits.seconds_per_question, small=small, capped=capped
+        )
         cost = None
         try:
             value, cost = self._run_in_turn(function, args, turn)

@@ -73,8 +73,8 @@ def worker_pids(analyzer: Analyzer) -> set[int]:
 
     def every_one_answered() -> bool:
         # Asked as a small question it goes to the small lane's worker; as a large one, to the others.
-        pids.add(analyzer.run(os.getpid, small=True))
-        pids.add(analyzer.run(os.getpid))
+        pids.add(analyzer.run(os.getpid, small=True, capped=True))
+        pids.add(analyzer.run(os.getpid, capped=True))
         return len(pids) == analyzer.workers
 
     wait_until(every_one_answered, "every worker to answer")

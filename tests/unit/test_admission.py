@@ -19,14 +19,14 @@ LONG = 600.0  # a time limit no test waits for
 class Waiting:
     """``admission.enter(client)`` in a thread of its own; ``turn()`` once it got one."""
 
-    def __init__(self, admission: Admission, client: str, seconds: float = LONG, small: bool = False):
+    def __init__(self, admission: Admission, client: str, seconds=LONG, small=False, capped=True):
         self.result: Turn | Exception | None = None
-        self.thread = threading.Thread(target=self._enter, args=(admission, client, seconds, small))
+        self.thread = threading.Thread(target=self._enter, args=(admission, client, seconds, small, capped))
         self.thread.start()
 
-    def _enter(self, admission, client, seconds, small):
+    def _enter(self, admission, client, seconds, small, capped):
         try:
-            self.result = admission.enter(client, seconds, small=small)
+            self.result = admission.enter(client, seconds, small=small, capped=capped)
         except Exception as error:
             self.result = error
 
@@ -159,3 +159,16 @@ def test_a_refusal_after_waiting_says_so_and_blames_the_load_not_the_question():
     assert isinstance(waited, AnalysisBusy)
     assert "waited 4.0 seconds for a free worker" in waited.detail
     assert "took longer" not in waited.detail
+
+
+def test_a_pages_work_is_not_counted_against_its_clients_share():
+    # A browser asks for a case's three plots at once: they queue, they are not refused.
+    admission = Admission(workers=2, queue=4, per_client=1)
+    question = admission.enter("browser", LONG)
+    plots = [Waiting(admission, "browser", capped=False) for _ in range(2)]
+    until_waiting(admission, 2)
+    with pytest.raises(AnalysisBusy):
+        admission.enter("browser", LONG)  # another question is
+    admission.leave(question, 0.0)
+    for plot in plots:
+        admission.leave(plot.turn(), 0.0)

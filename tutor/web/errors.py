@@ -36,7 +36,8 @@ FRIENDLY = {
 }
 DATABASE_UNAVAILABLE = (
     "The database is unavailable right now (it refused the connection or did not answer in time), so "
-    "this request could not be completed and nothing was changed. Try again in a few seconds."
+    "this request could not be completed. Try again in a few seconds: with the same Idempotency-Key, a "
+    "question sent again is never saved twice."
 )
 DATABASE_READ_ONLY = (
     "The database is read-only right now: saved cases can be read, but nothing new can be saved, so "
