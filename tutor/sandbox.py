@@ -445,9 +445,7 @@ class Analyzer:
                 if not pool.active:
                     raise BrokenProcessPool("the pool broke with this question in it") from None
                 if not future.running() and now > start_by:
-                    raise BrokenProcessPool(
-                        f"no worker took the question in {START_GRACE_SECONDS:g} s"
-                    ) from None
+                    raise BrokenProcessPool("no worker took the question") from None
                 if now > give_up_at:
                     raise
 

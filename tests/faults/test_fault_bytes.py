@@ -20,7 +20,7 @@ import tutor.engine
 from tutor.config import Settings
 from tutor.discourse import sign
 from tutor.sandbox import AnalysisBusy
-from tutor.web.guards import MAX_JSON_DEPTH
+from tutor.web.guards import MAX_JSON_DEPTH, json_depth
 
 ADMIN = "admin-token"
 SECRET = "webhook-secret"
@@ -304,3 +304,29 @@ def test_retry_after_is_sent_only_with_429_and_503(database_url, tmp_path):
         assert "Retry-After" not in created.headers
         assert "Retry-After" not in missing.headers
         assert int(limited.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize(
+    ("body", "depth"),
+    [
+        (b"", 0),
+        (b"{}", 1),
+        (b'[[1, [2]], {"a": [3]}]', 3),
+        (b'{"a": "[[[[{{{{"}', 1),  # brackets in strings do not count
+        (b'{"a": "\\\\", "b": [[]]}', 3),  # an escaped backslash ends before the quote
+        (b'{"a": "\\"[[["}', 1),  # an escaped quote does not end the string
+    ],
+)
+def test_json_depth_counts_brackets_outside_strings(body, depth):
+    assert json_depth(body) == depth
+
+
+def test_a_mile_of_escaped_quotes_is_refused_not_mulled_over(app, token):
+    # An unterminated string of escaped quotes made a regular expression for strings quadratic: 37 s
+    # for 100 kB. Through the webhook's 1 MiB it would hold a thread for an hour.
+    body = b'{"post": "' + b'\\"' * 500_000
+
+    response = webhook(app.test_client(), body)
+
+    assert 400 <= response.status_code < 500
+    assert_answers_normally(app, token)
