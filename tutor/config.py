@@ -15,15 +15,18 @@ class ConfigError(ValueError):
     """A TUTOR_* environment variable that cannot be read: its message names it and says why."""
 
 
-def _read(env, name: str, kind: type, default: object) -> object:
+def _read(env, name: str, kind: type, default: object, minimum: float | None = None) -> object:
     raw = env.get(name)
     if raw is None:
         return default
     try:
-        return kind(raw)
+        value = kind(raw)
     except ValueError:
         expected = "a whole number" if kind is int else "a number" if kind is float else kind.__name__
         raise ConfigError(f"{name} must be {expected}, not '{raw}'") from None
+    if minimum is not None and not value >= minimum:
+        raise ConfigError(f"{name} must be at least {minimum:g}, not '{raw}'")
+    return value
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,10 @@ def default_database_url() -> str:
     return f"sqlite:///{default_instance_path() / 'tutor.sqlite3'}"
 
 
+# The shortest database timeout, in seconds, a setting may ask for.
+MIN_TIMEOUT = 0.1
+
+
 @dataclass(frozen=True)
 class Settings:
     """The service's settings, read once at start-up."""
@@ -103,22 +110,26 @@ class Settings:
             admin_token=env.get("TUTOR_ADMIN_TOKEN"),
             public_url=env.get("TUTOR_PUBLIC_URL", cls.public_url).rstrip("/"),
             workers=_read(env, "TUTOR_WORKERS", int, cls.workers),
-            analysis_workers=_read(env, "TUTOR_ANALYSIS_WORKERS", int, cls.analysis_workers),
-            analysis_queue=_read(env, "TUTOR_ANALYSIS_QUEUE", int, cls.analysis_queue),
+            analysis_workers=_read(env, "TUTOR_ANALYSIS_WORKERS", int, cls.analysis_workers, 1),
+            analysis_queue=_read(env, "TUTOR_ANALYSIS_QUEUE", int, cls.analysis_queue, 0),
             analysis_queue_per_client=_read(
-                env, "TUTOR_ANALYSIS_QUEUE_PER_CLIENT", int, cls.analysis_queue_per_client
+                env, "TUTOR_ANALYSIS_QUEUE_PER_CLIENT", int, cls.analysis_queue_per_client, 1
             ),
             rate_limit_storage_url=env.get("TUTOR_RATE_LIMIT_STORAGE_URL", cls.rate_limit_storage_url),
             rate_limit=env.get("TUTOR_RATE_LIMIT", cls.rate_limit),
             max_request_bytes=_read(env, "TUTOR_MAX_REQUEST_BYTES", int, cls.max_request_bytes),
             database_connect_timeout=_read(
-                env, "TUTOR_DATABASE_CONNECT_TIMEOUT", float, cls.database_connect_timeout
+                env, "TUTOR_DATABASE_CONNECT_TIMEOUT", float, cls.database_connect_timeout, MIN_TIMEOUT
             ),
             database_statement_timeout=_read(
-                env, "TUTOR_DATABASE_STATEMENT_TIMEOUT", float, cls.database_statement_timeout
+                env, "TUTOR_DATABASE_STATEMENT_TIMEOUT", float, cls.database_statement_timeout, MIN_TIMEOUT
             ),
-            database_lock_timeout=_read(env, "TUTOR_DATABASE_LOCK_TIMEOUT", float, cls.database_lock_timeout),
-            database_pool_timeout=_read(env, "TUTOR_DATABASE_POOL_TIMEOUT", float, cls.database_pool_timeout),
+            database_lock_timeout=_read(
+                env, "TUTOR_DATABASE_LOCK_TIMEOUT", float, cls.database_lock_timeout, MIN_TIMEOUT
+            ),
+            database_pool_timeout=_read(
+                env, "TUTOR_DATABASE_POOL_TIMEOUT", float, cls.database_pool_timeout, MIN_TIMEOUT
+            ),
             discourse_url=(env.get("TUTOR_DISCOURSE_URL") or "").rstrip("/") or None,
             discourse_api_key=env.get("TUTOR_DISCOURSE_API_KEY"),
             discourse_username=env.get("TUTOR_DISCOURSE_USERNAME", cls.discourse_username),
