@@ -155,6 +155,7 @@ class Turn:
     deadline: float
     start_by: float
     large: bool
+    capped: bool = True
     lane: str | None = None
     started: float | None = None
 
@@ -188,8 +189,9 @@ class Admission:
         now = self._clock()
         with self._changed:
             large = not small or self._ran_long(client, now)
-            turn = Turn(client, now, now + seconds, now + seconds * MAX_WAIT_SHARE, large)
-            mine = len(self._running.get(client, ())) + len(self._waiting.get(client, ()))
+            turn = Turn(client, now, now + seconds, now + seconds * MAX_WAIT_SHARE, large, capped)
+            theirs = (*self._running.get(client, ()), *self._waiting.get(client, ()))
+            mine = sum(other.capped for other in theirs)
             if capped and mine >= self.per_client:
                 raise AnalysisBusy(
                     f"You already have {mine} question{'s' if mine > 1 else ''} being answered or waiting "
@@ -226,7 +228,8 @@ class Admission:
             running.remove(turn)
             if not running:
                 del self._running[turn.client]
-            if ran >= (turn.deadline - turn.arrived) * LONG_RUN_SHARE:
+            # Only questions tell what a client asks for (a page's plots are drawn once per case).
+            if turn.capped and ran >= (turn.deadline - turn.arrived) * LONG_RUN_SHARE:
                 self._ran_long_until[turn.client] = now + LONG_RUN_MEMORY_SECONDS
                 self._ran_long_until.move_to_end(turn.client)
                 while len(self._ran_long_until) > REMEMBERED_CLIENTS:

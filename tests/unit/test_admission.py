@@ -172,3 +172,23 @@ def test_a_pages_work_is_not_counted_against_its_clients_share():
     admission.leave(question, 0.0)
     for plot in plots:
         admission.leave(plot.turn(), 0.0)
+
+
+def test_a_pages_work_does_not_use_up_its_clients_share_of_questions():
+    # The next question arrives while the last page's plot is still being drawn.
+    admission = Admission(workers=3, queue=4, per_client=1)
+    plot = admission.enter("browser", LONG, capped=False)
+    question = admission.enter("browser", LONG, small=True)
+    assert question.started is not None
+    admission.leave(plot, 0.0)
+    admission.leave(question, 0.0)
+
+
+def test_a_pages_work_running_long_does_not_make_its_clients_questions_large():
+    admission = Admission(workers=2, queue=4, per_client=2)
+    admission.leave(admission.enter("learner", 10.0, capped=False), 5.0)  # a slow plot
+    flood = admission.enter("flood", LONG)
+    question = admission.enter("learner", LONG, small=True)
+    assert question.started is not None  # still small: the small lane takes it
+    admission.leave(flood, 0.0)
+    admission.leave(question, 0.0)
