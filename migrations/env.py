@@ -10,7 +10,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from tutor.config import Settings
-from tutor.persistence.database import make_engine
+from tutor.persistence.database import MIGRATION_TIMEOUTS, make_engine
 from tutor.persistence.models import Base, UTCDateTime
 
 config = context.config
@@ -70,7 +70,8 @@ def run_online() -> None:
     if connection is not None:
         run_on(connection)
         return
-    engine = make_engine(database_url(), foreign_keys=False)
+    # No statement or lock timeouts: a migration may rightly take long.
+    engine = make_engine(database_url(), foreign_keys=False, timeouts=MIGRATION_TIMEOUTS)
     try:
         with engine.connect() as connection:
             run_on(connection)

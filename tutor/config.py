@@ -15,15 +15,18 @@ class ConfigError(ValueError):
     """A TUTOR_* environment variable that cannot be read: its message names it and says why."""
 
 
-def _read(env, name: str, kind: type, default: object) -> object:
+def _read(env, name: str, kind: type, default: object, minimum: float | None = None) -> object:
     raw = env.get(name)
     if raw is None:
         return default
     try:
-        return kind(raw)
+        value = kind(raw)
     except ValueError:
         expected = "a whole number" if kind is int else "a number" if kind is float else kind.__name__
         raise ConfigError(f"{name} must be {expected}, not '{raw}'") from None
+    if minimum is not None and not value >= minimum:
+        raise ConfigError(f"{name} must be at least {minimum:g}, not '{raw}'")
+    return value
 
 
 def _choice(env, name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -78,6 +81,10 @@ def default_database_url() -> str:
     return f"sqlite:///{default_instance_path() / 'tutor.sqlite3'}"
 
 
+# The shortest database timeout, in seconds, a setting may ask for.
+MIN_TIMEOUT = 0.1
+
+
 @dataclass(frozen=True)
 class Settings:
     """The service's settings, read once at start-up."""
@@ -87,7 +94,11 @@ class Settings:
     admin_token: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     workers: int = 2
-    analysis_workers: int = 1
+    # Per server process: analysis processes, questions that may wait for one (all clients together),
+    # and questions one client may have waiting or running at once (see tutor.sandbox).
+    analysis_workers: int = 2
+    analysis_queue: int = 4
+    analysis_queue_per_client: int = 2
     # None: counters in this process's memory, except under `tutor serve` with more than one worker
     # process, which shares them in Redis (tutor.cli.serve.SHARED_RATE_LIMIT_STORAGE).
     rate_limit_storage_url: str | None = None
@@ -96,6 +107,12 @@ class Settings:
     # Reverse proxies in front of the service (nginx: 1) whose X-Forwarded-* headers are believed.
     proxies: int = 0
     max_request_bytes: int = 64 * 1024
+    # Seconds (see tutor.persistence.database): connecting, one statement or round trip to the server,
+    # waiting for a lock, waiting for a free connection of the pool.
+    database_connect_timeout: float = 5.0
+    database_statement_timeout: float = 15.0
+    database_lock_timeout: float = 10.0
+    database_pool_timeout: float = 5.0
     discourse_url: str | None = None
     discourse_api_key: str | None = None
     discourse_username: str = "tutorbot"
@@ -125,12 +142,28 @@ class Settings:
             admin_token=env.get("TUTOR_ADMIN_TOKEN"),
             public_url=env.get("TUTOR_PUBLIC_URL", cls.public_url).rstrip("/"),
             workers=_read(env, "TUTOR_WORKERS", int, cls.workers),
-            analysis_workers=_read(env, "TUTOR_ANALYSIS_WORKERS", int, cls.analysis_workers),
+            analysis_workers=_read(env, "TUTOR_ANALYSIS_WORKERS", int, cls.analysis_workers, 1),
+            analysis_queue=_read(env, "TUTOR_ANALYSIS_QUEUE", int, cls.analysis_queue, 0),
+            analysis_queue_per_client=_read(
+                env, "TUTOR_ANALYSIS_QUEUE_PER_CLIENT", int, cls.analysis_queue_per_client, 1
+            ),
             rate_limit_storage_url=env.get("TUTOR_RATE_LIMIT_STORAGE_URL") or None,
             rate_limit_key_prefix=env.get("TUTOR_RATE_LIMIT_KEY_PREFIX", cls.rate_limit_key_prefix),
             rate_limit=env.get("TUTOR_RATE_LIMIT", cls.rate_limit),
             proxies=_read(env, "TUTOR_PROXIES", int, cls.proxies),
             max_request_bytes=_read(env, "TUTOR_MAX_REQUEST_BYTES", int, cls.max_request_bytes),
+            database_connect_timeout=_read(
+                env, "TUTOR_DATABASE_CONNECT_TIMEOUT", float, cls.database_connect_timeout, MIN_TIMEOUT
+            ),
+            database_statement_timeout=_read(
+                env, "TUTOR_DATABASE_STATEMENT_TIMEOUT", float, cls.database_statement_timeout, MIN_TIMEOUT
+            ),
+            database_lock_timeout=_read(
+                env, "TUTOR_DATABASE_LOCK_TIMEOUT", float, cls.database_lock_timeout, MIN_TIMEOUT
+            ),
+            database_pool_timeout=_read(
+                env, "TUTOR_DATABASE_POOL_TIMEOUT", float, cls.database_pool_timeout, MIN_TIMEOUT
+            ),
             discourse_url=(env.get("TUTOR_DISCOURSE_URL") or "").rstrip("/") or None,
             discourse_api_key=env.get("TUTOR_DISCOURSE_API_KEY"),
             discourse_username=env.get("TUTOR_DISCOURSE_USERNAME", cls.discourse_username),

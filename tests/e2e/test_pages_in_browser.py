@@ -100,7 +100,7 @@ def in_viewport(page, selector: str) -> bool:
         page.wait_for_function(
             "e => { const r = e.getBoundingClientRect(); return r.top >= -1 && r.bottom <= innerHeight + 1; }",
             arg=page.locator(selector).element_handle(),
-            timeout=5000,
+            timeout=30_000,  # returns as soon as it holds: the bound only ends a failing wait
         )
     except PlaywrightTimeout:
         return False

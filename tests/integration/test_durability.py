@@ -14,6 +14,7 @@ from sqlalchemy import event, func, select, text
 
 import tutor.engine
 from tutor.persistence import Case, Database, Trial, TrialStep, repository
+from tutor.persistence.database import DatabaseTimeouts
 from tutor.services.cases import CaseFilter, CaseService
 
 
@@ -148,7 +149,7 @@ def test_sqlite_connections_are_set_up_for_durable_concurrent_writes(tmp_path):
 
         assert pragma("journal_mode") == "wal"
         assert pragma("synchronous") == 2  # FULL
-        assert pragma("busy_timeout") == 30_000
+        assert pragma("busy_timeout") == DatabaseTimeouts().lock * 1000  # the lock timeout
         assert pragma("foreign_keys") == 1
     assert (tmp_path / "deep" / "folder" / "tutor.sqlite3").exists()
     database.dispose()
@@ -173,7 +174,7 @@ def test_sqlite_writers_wait_their_turn_on_the_write_lock(tmp_path):
         assert not written.wait(0.5)  # still waiting while the other writer holds the lock
     finally:
         os.close(other_writer)
-    assert written.wait(10)  # and goes on once it is let go
+    assert written.wait(120)  # and goes on once it is let go (the bound only keeps a failure from hanging)
     writer.join()
     with database.session() as session:
         assert session.execute(text("SELECT count(*) FROM t")).scalar() == 0

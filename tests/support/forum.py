@@ -96,7 +96,8 @@ class FakeForum:
         with self.lock:
             self.posts[post_id] = (topic_id, post_number)
 
-    def wait_for(self, count: int, seconds: float = 15) -> list[dict]:
+    def wait_for(self, count: int, seconds: float = 120) -> list[dict]:
+        """The replies, once there are ``count``; ``seconds`` only keeps a test from hanging."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             with self.lock:

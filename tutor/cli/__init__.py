@@ -24,6 +24,9 @@ class TutorCommand(click.Group):
     def main(self, *args, **kwargs):
         from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
+        from tutor.persistence.database import DatabaseReadOnly, DatabaseUnavailable
+        from tutor.sandbox import AnalysisUnavailable
+
         try:
             return super().main(*args, **{**kwargs, "standalone_mode": False})
         except click.Abort:
@@ -39,6 +42,12 @@ class TutorCommand(click.Group):
             fail(f"TUTOR_DATABASE_URL is not a database URL this tutor can use: {error}")
         except OperationalError as error:
             fail(f"the database cannot be reached: {str(error.orig).strip().splitlines()[0]}")
+        except DatabaseReadOnly as error:
+            fail(f"the database is read-only: {error.reason}")
+        except DatabaseUnavailable as error:
+            fail(f"the database is unavailable: {error.reason}")
+        except AnalysisUnavailable as error:
+            fail(error.detail)
 
 
 def _usage_message(error: click.UsageError) -> str:

@@ -5,6 +5,7 @@ Used by the CLI now and the HTTP API and web pages later; nothing here knows abo
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -16,10 +17,12 @@ from sqlalchemy.exc import IntegrityError
 from tutor.config import Settings
 from tutor.engine import BASIC_METHODS, InputError, Question
 from tutor.engine.question import default_order, question_from_input
-from tutor.persistence.database import Database
+from tutor.persistence.database import Database, DatabaseTimeouts, DatabaseUnavailable
 from tutor.persistence.derived import OUTCOMES, SPECIAL_CASES
 from tutor.persistence.models import Case
-from tutor.persistence.repository import CaseFilter, CaseRepository
+from tutor.persistence.repository import CaseFilter, CaseRepository, new_case_id
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "OUTCOMES",
@@ -197,7 +200,13 @@ class CaseService:
     @classmethod
     def from_settings(cls, settings: Settings, analyzer: Analyzer) -> CaseService:
         """The service on the database ``settings.database_url`` names (migrated with `tutor db upgrade`)."""
-        return cls(Database.from_url(settings.database_url), analyzer)
+        timeouts = DatabaseTimeouts(
+            connect=settings.database_connect_timeout,
+            statement=settings.database_statement_timeout,
+            lock=settings.database_lock_timeout,
+            pool=settings.database_pool_timeout,
+        )
+        return cls(Database.from_url(settings.database_url, timeouts=timeouts), analyzer)
 
     def close(self) -> None:
         self.database.dispose()
@@ -215,7 +224,8 @@ class CaseService:
 
         With an idempotency key already used by this source, returns that case instead: no second
         answer, no second row, even when two requests with the key race each other.
-        Raises InputError for a question the engine refuses, CaseNotFound for an unknown parent.
+        Raises InputError for a question the engine refuses, CaseNotFound for an unknown parent,
+        DatabaseUnavailable (DatabaseReadOnly) when the case cannot be saved.
         """
         # The columns' sizes, checked here because SQLite would store longer text without complaint.
         if not source or len(source) > 200:
@@ -229,27 +239,46 @@ class CaseService:
                 return existing
         if parent_id is not None:
             self.get(parent_id)
+        # No answer is worked out that could not be saved.
+        self.database.check_writable()
         document = self.analyzer.answer(question)
+        row = {
+            "case_id": new_case_id(),
+            "created_at": self._clock(),
+            "source": source,
+            "question": question_text,
+            "idempotency_key": idempotency_key,
+            "parent_id": parent_id,
+        }
+        try:
+            return self._save(document, row, asked)
+        except DatabaseUnavailable as error:
+            # The answer took real work: it is saved once more, on a fresh connection (the database
+            # may be back, or only that connection was lost), before the client hears of the failure.
+            log.warning("saving case %s failed (%s); trying once more", row["case_id"], error.reason)
+            self.database.discard_connections()
+            return self._save(document, row, asked)
+
+    def _save(
+        self, document: dict[str, Any], row: dict[str, Any], asked: tuple[Question, str | None, str | None]
+    ) -> dict[str, Any]:
         try:
             with self.database.session(write=True) as session:
-                case = CaseRepository(session).add(
-                    document,
-                    created_at=self._clock(),
-                    source=source,
-                    question=question_text,
-                    idempotency_key=idempotency_key,
-                    parent_id=parent_id,
-                )
-                saved = case_document(case)
+                return case_document(CaseRepository(session).add(document, **row))
         except IntegrityError:
-            # The session has rolled back. Another request with this key won the race: its case is
-            # the answer. Anything else (the parent deleted meanwhile) is a real error.
-            if idempotency_key is not None:
-                winner = self._by_idempotency_key(source, idempotency_key, asked)
+            # The session has rolled back. An earlier attempt may have been saved after all (its
+            # commit reached the database, its answer did not): then that case is the answer.
+            with self.database.session() as session:
+                saved = CaseRepository(session).get(row["case_id"])
+                if saved is not None:
+                    return case_document(saved)
+            # Another request with this key won the race: its case is the answer. Anything else
+            # (the parent deleted meanwhile) is a real error.
+            if row["idempotency_key"] is not None:
+                winner = self._by_idempotency_key(row["source"], row["idempotency_key"], asked)
                 if winner is not None:
                     return winner
             raise
-        return saved
 
     def _by_idempotency_key(
         self, source: str, key: str, asked: tuple[Question, str | None, str | None]

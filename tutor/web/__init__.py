@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import logging
 from dataclasses import dataclass
 
 from apiflask import APIFlask
@@ -14,14 +15,17 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tutor import __version__, json_text
 from tutor.config import ConfigError, Settings, default_instance_path
-from tutor.persistence.database import Database
+from tutor.persistence.database import Database, DatabaseUnavailable
 from tutor.persistence.shared import shared_secret
 from tutor.sandbox import Analyzer
 from tutor.services.cases import CaseService
 from tutor.services.plots import PlotService
 from tutor.web.errors import register_error_handlers
 from tutor.web.extensions import csrf, init_rate_limits
+from tutor.web.guards import register_request_guards
 from tutor.web.security import register_security_headers
+
+log = logging.getLogger(__name__)
 
 SETTING_NAMES = frozenset(field.name for field in dataclasses.fields(Settings))
 
@@ -75,12 +79,20 @@ def create_app(settings: Settings | None = None, **overrides: object) -> Flask:
 
     # The analysis workers start on the first question, in whichever process asks it (`tutor serve`
     # starts them in each server process before it takes requests).
-    analyzer = Analyzer(settings.limits, workers=settings.analysis_workers)
+    analyzer = Analyzer(
+        settings.limits,
+        workers=settings.analysis_workers,
+        queue=settings.analysis_queue,
+        queue_per_client=settings.analysis_queue_per_client,
+    )
     cases = CaseService.from_settings(settings, analyzer)
     plots = PlotService(cases, analyzer, settings.limits, lease_seconds=settings.job_lease_seconds)
     services = Services(analyzer, cases, plots)
     app.extensions["tutor"] = services
     atexit.register(services.close)
+    read_only = cases.database.read_only_reason()
+    if read_only:
+        log.warning("the database is read-only (%s): cases can be read, but saving answers 503", read_only)
 
     app.config.update(
         TUTOR_SETTINGS=settings,
@@ -99,6 +111,8 @@ def create_app(settings: Settings | None = None, **overrides: object) -> Flask:
         n = settings.proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
 
+    # First: the guards see requests before any extension reads them (see tutor.web.guards).
+    register_request_guards(app)
     csrf.init_app(app)
     init_rate_limits(app)
     register_security_headers(app)
@@ -126,8 +140,11 @@ def signing_key(settings: Settings, database: Database) -> str:
         return settings.secret_key
     try:
         return shared_secret(database, "session")
-    except DBAPIError as error:
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    except (DBAPIError, DatabaseUnavailable) as error:
+        if isinstance(error, DatabaseUnavailable):
+            reason = error.reason
+        else:
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         raise ConfigError(
             "TUTOR_SECRET_KEY is not set and the key shared through the database cannot be read "
             f"(run `tutor db upgrade`, or set TUTOR_SECRET_KEY): {reason}"

@@ -2,6 +2,9 @@
 
 Paths under /api/ and /integrations/ are read by programs, so they get ``application/problem+json``;
 every other path is a page. No response ever carries a traceback.
+
+503 is the service's own trouble (no analysis worker, the database unavailable or read-only), always
+with Retry-After; ``Retry-After`` appears on 429 and 503 responses only (see tutor.web.extensions).
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from dataclasses import dataclass
 from apiflask import HTTPError
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable, UnprocessableEntity
+from werkzeug.exceptions import HTTPException, InternalServerError, UnprocessableEntity
 from werkzeug.http import HTTP_STATUS_CODES
 
 from tutor.engine import InputError, TooExpensive
+from tutor.persistence.database import DatabaseReadOnly, DatabaseUnavailable
 from tutor.sandbox import AnalysisUnavailable
 
 MACHINE_PREFIXES = ("/api/", "/integrations/")
@@ -32,8 +36,15 @@ FRIENDLY = {
     500: "Something went wrong on our side. The error has been logged; please try again later.",
     503: "The tutor cannot work out answers right now. Nothing was lost; please try again in a minute.",
 }
-# How long a client should wait when the analysis workers cannot start.
-UNAVAILABLE_RETRY_SECONDS = 30
+DATABASE_UNAVAILABLE = (
+    "The database is unavailable right now (it refused the connection or did not answer in time), so "
+    "this request could not be completed. Try again in a few seconds: with the same Idempotency-Key, a "
+    "question sent again is never saved twice."
+)
+DATABASE_READ_ONLY = (
+    "The database is read-only right now: saved cases can be read, but nothing new can be saved, so "
+    "nothing was. Try again later."
+)
 CSRF_MESSAGE = (
     "The form's security token was missing or has expired. Go back, reload the page and send the form again."
 )
@@ -189,6 +200,22 @@ def error_page(status: int, message: str) -> tuple[str, int]:
     return render_template("error.html", status=status, title=title, message=message), status
 
 
+def refusal(status: int, detail: str, **extensions: object) -> Response:
+    """``detail`` as a problem document for programs, as an error page for people."""
+    if wants_problem_json():
+        return problem(status, detail, **extensions)
+    body, _ = error_page(status, detail)
+    response = Response(body, status=status, mimetype="text/html")
+    return response
+
+
+def unavailable(detail: str, retry_after: int) -> Response:
+    """503 with Retry-After: the service cannot do this now, and says when to come back."""
+    response = refusal(503, detail)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response | tuple[str, int]:
@@ -232,15 +259,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(AnalysisUnavailable)
     def analysis_unavailable(error: AnalysisUnavailable) -> Response:
         # The service's fault, not the question's: say so, and when to come back.
-        app.logger.error("analysis workers unavailable on %s %s: %s", request.method, request.path, error)
-        status = ServiceUnavailable.code
-        if wants_problem_json():
-            response = problem(status, FRIENDLY[status])
-        else:
-            body, _ = error_page(status, FRIENDLY[status])
-            response = app.make_response((body, status))
-        response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
-        return response
+        app.logger.warning("analysis unavailable on %s %s: %s", request.method, request.path, error)
+        return unavailable(error.detail, error.retry_after)
+
+    @app.errorhandler(DatabaseUnavailable)
+    def database_unavailable(error: DatabaseUnavailable) -> Response:
+        app.logger.error("database unavailable on %s %s: %s", request.method, request.path, error.reason)
+        detail = DATABASE_READ_ONLY if isinstance(error, DatabaseReadOnly) else DATABASE_UNAVAILABLE
+        return unavailable(detail, error.retry_after)
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception) -> Response | tuple[str, int]:

@@ -36,7 +36,8 @@ ERROR_DESCRIPTIONS = {
     422: "The request or the question cannot be answered as asked: `type` says which kind, `field` (and "
     "`column`) where",
     429: "Too many requests; wait as long as Retry-After says",
-    503: "The service cannot answer right now; nothing saved is lost; retry after Retry-After",
+    503: "The analysis workers are busy or restarting, or the database is unavailable; nothing saved is "
+    "lost; wait as long as Retry-After says",
     "default": "Any other error, as a problem document",
 }
 RETRY_AFTER = {

@@ -16,6 +16,7 @@ from tutor.discourse import signature_valid
 from tutor.services.discourse import DiscourseService, IncomingPost
 from tutor.web.errors import problem
 from tutor.web.extensions import limiter
+from tutor.web.guards import allow_bodies_up_to
 
 # A post's payload carries its raw text and its HTML (each up to the forum's 32000-character limit):
 # more than the API's request limit, and a delivery refused for its size would be retried for ever.
@@ -35,6 +36,7 @@ bp = APIBlueprint("discourse", __name__, url_prefix="/integrations", enable_open
 limiter.exempt(bp)
 # The post events the tutor acts on: a new post, and an edited one (people fix a typo by editing).
 POST_EVENTS = ("post_created", "post_edited")
+allow_bodies_up_to(bp, WEBHOOK_MAX_BYTES)
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,6 @@ def _set_up(state: BlueprintSetupState) -> None:
 
 def integration() -> DiscourseIntegration:
     return current_app.extensions["tutor_discourse"]
-
-
-@bp.before_request
-def allow_post_sized_bodies() -> None:
-    request.max_content_length = WEBHOOK_MAX_BYTES
 
 
 @bp.post("/discourse")
