@@ -33,6 +33,9 @@ def main() -> None:
         "--instructions", action="store_true", help="also count instructions per answer with callgrind"
     )
     parser.add_argument("--baseline", metavar="REF", help="with --instructions: count a git revision too")
+    parser.add_argument(
+        "--flood-seconds", type=float, default=30, help="how long the circuit is timed in each flood"
+    )
     args = parser.parse_args()
 
     results: dict = {"machine": machine()}
@@ -95,6 +98,18 @@ def main() -> None:
             print(
                 f"{database}: round trip p50 {round_trip:.1f} ms = {round_trip / torch_ms:.2f}x torch eager"
             )
+
+        from bench import flood
+
+        # Ten clients flooding maximum-size questions while one asks the circuit (bench/flood.py).
+        results["flood"] = flood.run(args.flood_seconds)
+        print("\nThe flood: the circuit's answers while ten clients send maximum-size questions\n")
+        print(flood.format_table(results["flood"]))
+
+    from bench import inputs
+
+    print("\nReading input: LaTeX, forum posts, quotes\n")
+    inputs.main()
 
     if args.instructions:
         from bench import instructions

@@ -5,7 +5,8 @@
 analysis workers) on a temporary SQLite database on loopback, as ``bench.service`` does, and runs two
 floods: ten connections of one bot (one client: its share of workers and queue), and ten bots (ten
 clients: turns and the heavy clients' lane). The maximum-size question is the product of 50 symbols
-the issue measured (99 characters, inside every limit): its Hessian runs into the time limit. A flood
+the issue measured (99 characters, inside every limit, 1000 steps: it took the whole 10 s limit when
+the numbers came from SymPy, about half a second of a worker now, near the work estimate's limit). A flood
 client refused with 503 tries again after 50 ms, ignoring Retry-After, to keep the pressure on.
 Prints a table and writes bench/results/flood.json; no test asserts a time.
 """
