@@ -1,175 +1,326 @@
 """Configuration: limits on the work one question may cause, and the service's settings.
 
-Everything comes from the environment (``TUTOR_*``) so the same code runs in tests, under
-``make run`` and in the container without config files.
+Two typed models, each field declared once with its type, bounds, default and meaning: ``Limits``
+(``TUTOR_LIMIT_<NAME>``) and ``Settings`` (``TUTOR_<NAME>``, with the limits inside). Constructing
+either reads nothing but its arguments, so the engine and the tests get the defaults they name;
+``from_env()`` reads the environment through pydantic-settings, so the same code runs in tests, under
+``make run`` and in the container without config files. ``tutor settings`` prints the values in
+force, and ``reference_table`` the README's tables of variables (a test keeps them equal).
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ConfigError(ValueError):
     """A TUTOR_* environment variable that cannot be read: its message names it and says why."""
 
 
-def _read(env, name: str, kind: type, default: object, minimum: float | None = None) -> object:
-    raw = env.get(name)
-    if raw is None:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        expected = "a whole number" if kind is int else "a number" if kind is float else kind.__name__
-        raise ConfigError(f"{name} must be {expected}, not '{raw}'") from None
-    if minimum is not None and not value >= minimum:
-        raise ConfigError(f"{name} must be at least {minimum:g}, not '{raw}'")
-    return value
+# Both models: immutable (shared between threads and copied into worker processes), no unknown
+# fields (a misspelt keyword is an error, not a silently ignored setting), defaults checked too.
+_MODEL = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
 
-def _choice(env, name: str, allowed: tuple[str, ...], default: str) -> str:
-    raw = env.get(name)
-    if raw is None or not raw.strip():
-        return default
-    value = raw.strip().lower()
-    if value not in allowed:
-        raise ConfigError(f"{name} must be {' or '.join(allowed)}, not '{raw}'")
-    return value
-
-
-@dataclass(frozen=True)
-class Limits:
+class Limits(BaseModel):
     """Bounds checked before any symbolic work, and the hard limits of a worker process."""
 
-    max_expression_length: int = 4000
-    max_nodes: int = 1000
-    max_depth: int = 24
-    max_symbols: int = 128
-    max_exponent: float = 64
-    max_constant: float = 1e9
-    max_name_length: int = 32
-    max_steps: int = 1000
-    min_learning_rate: float = 1e-12
-    max_learning_rate: float = 1e6
-    max_abs_value: float = 1e9
-    max_data_rows: int = 1000
-    # The work a question may ask for, estimated from its size before it runs (engine/cost.py), in
-    # seconds on the reference machine: kept well inside the time limit below.
-    max_work_seconds: float = 3.0
-    # A worker that runs longer or grows larger than this is killed and the question refused.
-    seconds_per_question: float = 10.0
-    worker_memory_mb: int = 2048
+    model_config = _MODEL
+
+    max_expression_length: int = Field(4000, ge=1, description="characters of an expression")
+    max_nodes: int = Field(1000, ge=1, description="syntax-tree nodes")
+    max_depth: int = Field(24, ge=1, description="nesting levels")
+    max_symbols: int = Field(128, ge=1, description="names, parameters and data together")
+    max_exponent: float = Field(64, gt=0, description="a constant exponent (folded exponents: its square)")
+    max_constant: float = Field(1e9, gt=0, description="any number or constant sub-expression")
+    max_name_length: int = Field(32, ge=1, description="characters of a variable's name")
+    max_steps: int = Field(1000, ge=1, description="steps per trial")
+    min_learning_rate: float = Field(1e-12, gt=0, description="the smallest learning rate asked for")
+    max_learning_rate: float = Field(1e6, gt=0, description="the largest learning rate asked for")
+    max_abs_value: float = Field(1e9, gt=0, description="size of a starting value or a data value")
+    max_data_rows: int = Field(1000, ge=1, description="rows of a data table")
+    # Kept well inside seconds_per_question, so that the clock stops only what the estimate misjudged.
+    max_work_seconds: float = Field(
+        3.0,
+        gt=0,
+        description="seconds of work a question may ask for, estimated from its size before it runs "
+        "(engine/cost.py, on the reference machine)",
+    )
+    seconds_per_question: float = Field(
+        10.0,
+        gt=0,
+        description="seconds an analysis worker may take before it is killed and the question refused",
+    )
+    worker_memory_mb: int = Field(2048, ge=1, description="address space of an analysis worker, MiB")
 
     @classmethod
-    def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Limits:
-        env = os.environ if environ is None else environ
-        values = {}
-        for f in fields(cls):
-            # The annotation, not the default's type: max_exponent is a float whose default is 64.
-            kind = {"int": int, "float": float}[f.type]
-            values[f.name] = _read(env, f"TUTOR_LIMIT_{f.name.upper()}", kind, getattr(cls, f.name))
-        return cls(**values)
+    def from_env(cls) -> Limits:
+        """The limits that ``TUTOR_LIMIT_<NAME>`` variables set."""
+        return _from_env(_LimitsFromEnv, cls)
 
 
 def default_instance_path() -> Path:
-    return Path(os.environ.get("TUTOR_INSTANCE_PATH", Path.cwd() / "instance")).resolve()
+    return Path.cwd() / "instance"
 
 
-def default_database_url() -> str:
-    return f"sqlite:///{default_instance_path() / 'tutor.sqlite3'}"
+def sqlite_url(instance_path: Path) -> str:
+    return f"sqlite:///{Path(instance_path).resolve() / 'tutor.sqlite3'}"
 
 
-# The shortest database timeout, in seconds, a setting may ask for.
-MIN_TIMEOUT = 0.1
-
-
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseModel):
     """The service's settings, read once at start-up."""
 
-    database_url: str = field(default_factory=default_database_url)
-    secret_key: str | None = None
-    admin_token: str | None = None
-    public_url: str = "http://127.0.0.1:8000"
-    workers: int = 2
-    # Per server process: analysis processes, questions that may wait for one (all clients together),
-    # and questions one client may have waiting or running at once (see tutor.sandbox).
-    analysis_workers: int = 2
-    analysis_queue: int = 4
-    analysis_queue_per_client: int = 2
-    # None: counters in this process's memory, except under `tutor serve` with more than one worker
-    # process, which shares them in Redis (tutor.cli.serve.SHARED_RATE_LIMIT_STORAGE).
-    rate_limit_storage_url: str | None = None
-    rate_limit_key_prefix: str = "tutor"
-    rate_limit: str = "60 per minute"
-    # Reverse proxies in front of the service (nginx: 1) whose X-Forwarded-* headers are believed.
-    proxies: int = 0
-    max_request_bytes: int = 64 * 1024
-    # Seconds (see tutor.persistence.database): connecting, one statement or round trip to the server,
-    # waiting for a lock, waiting for a free connection of the pool.
-    database_connect_timeout: float = 5.0
-    database_statement_timeout: float = 15.0
-    database_lock_timeout: float = 10.0
-    database_pool_timeout: float = 5.0
-    discourse_url: str | None = None
-    discourse_api_key: str | None = None
-    discourse_username: str = "tutorbot"
-    discourse_secret: str | None = None
-    # How replies write formulas: "off" Unicode and code only (every forum reads it); "on" $$ blocks,
-    # for a forum with Discourse's math plugin enabled (site setting discourse_math_enabled).
-    discourse_math: str = "off"
-    # `tutor worker`: how long a claimed job (a forum reply, a plot) is its own before another worker
-    # may take it over, and how often an idle worker looks for work.
-    job_lease_seconds: float = 120.0
-    worker_poll_seconds: float = 1.0
-    limits: Limits = field(default_factory=Limits)
+    model_config = _MODEL
 
-    def __post_init__(self) -> None:
-        if self.proxies < 0:
-            raise ConfigError(f"TUTOR_PROXIES must be 0 or more, not {self.proxies}")
-        for name in ("job_lease_seconds", "worker_poll_seconds"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"TUTOR_{name.upper()} must be more than 0, not {getattr(self, name)}")
+    database_url: str = Field(
+        "",  # filled from instance_path when empty (see _database_in_instance_path)
+        description="SQLAlchemy URL; PostgreSQL: `postgresql+psycopg://user:password@host:5432/dbname`",
+        json_schema_extra={"shown": "`sqlite:///<instance>/tutor.sqlite3`"},
+    )
+    instance_path: Path = Field(
+        default_factory=default_instance_path,
+        description="folder of the default SQLite file and of the web app's instance files (created on first use)",
+        json_schema_extra={"shown": "`./instance`"},
+    )
+    secret_key: str | None = Field(
+        None,
+        description="session and CSRF signing key; unset: one kept in the database, shared by every instance",
+        json_schema_extra={"secret": True},
+    )
+    admin_token: str | None = Field(
+        None, description="admin bearer token and reviewer sign-in", json_schema_extra={"secret": True}
+    )
+    public_url: str = Field("http://127.0.0.1:8000", description="base of case links in answers and replies")
+    workers: int = Field(
+        2, ge=1, description="server processes of `tutor serve` (each answers 8 requests at once)"
+    )
+    analysis_workers: int = Field(
+        2,
+        ge=1,
+        description="analysis processes per server (and worker) process; one is kept for small questions",
+    )
+    analysis_queue: int = Field(
+        4,
+        ge=0,
+        description="questions that may wait for an analysis worker in a server process, small and large apart",
+    )
+    analysis_queue_per_client: int = Field(
+        2,
+        ge=1,
+        description="questions one client (token or address) may have waiting or running in a server process",
+    )
+    rate_limit_storage_url: str | None = Field(
+        None,
+        description="where rate-limit counters live: `memory://` or `redis://…`; unset: this process's memory, "
+        "or Redis at 127.0.0.1:6379 under `tutor serve` with more than one worker process (see Rate limits)",
+    )
+    rate_limit_key_prefix: str = Field("tutor", description="prefix of the counters' keys in Redis")
+    rate_limit: str = Field("60 per minute", description="requests per token and per client address")
+    proxies: int = Field(
+        0,
+        ge=0,
+        description="reverse proxies in front whose `X-Forwarded-*` headers are believed (1 behind nginx)",
+    )
+    max_request_bytes: int = Field(
+        64 * 1024, ge=1024, description="largest API request body, bytes (the webhook allows 1 MiB)"
+    )
+    # See tutor.persistence.database for how each is applied on PostgreSQL and on SQLite.
+    database_connect_timeout: float = Field(
+        5.0, ge=0.1, description="seconds to open a database connection (PostgreSQL counts at least 2)"
+    )
+    database_statement_timeout: float = Field(
+        15.0, ge=0.1, description="seconds one statement may run on PostgreSQL; a round trip may take 2 more"
+    )
+    database_lock_timeout: float = Field(
+        10.0,
+        ge=0.1,
+        description="seconds to wait for a lock: PostgreSQL's `lock_timeout`, SQLite's busy timeout and writers' turn",
+    )
+    database_pool_timeout: float = Field(
+        5.0, ge=0.1, description="seconds to wait for a free pooled connection"
+    )
+    discourse_url: str | None = Field(None, description="the forum's base URL; unset: no forum replies")
+    discourse_api_key: str | None = Field(
+        None, description="API key the replies are posted with", json_schema_extra={"secret": True}
+    )
+    discourse_username: str = Field(
+        "tutorbot", description="the forum user the tutor posts as and answers mentions of"
+    )
+    discourse_secret: str | None = Field(
+        None,
+        description="the webhook's secret; unset: the webhook answers 404",
+        json_schema_extra={"secret": True},
+    )
+    discourse_math: Literal["off", "on"] = Field(
+        "off",
+        description="`off`: replies write formulas as Unicode in code spans (every forum reads it); "
+        "`on`: as `$$` blocks, for a forum with Discourse's math plugin (`discourse_math_enabled`)",
+    )
+    job_lease_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="how long a worker's claim on a reply or a plot lasts before another may take it over",
+    )
+    worker_poll_seconds: float = Field(
+        1.0, gt=0, description="how often an idle `tutor worker` looks for work, seconds"
+    )
+    limits: Limits = Field(default_factory=Limits, description="see `TUTOR_LIMIT_<NAME>`")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_without_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("discourse_url")
+    @classmethod
+    def _discourse_url_without_trailing_slash(cls, value: str | None) -> str | None:
+        return (value or "").rstrip("/") or None
+
+    @field_validator("instance_path")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.resolve()
+
+    @field_validator("discourse_math", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _database_in_instance_path(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("database_url"):
+            data = {**data, "database_url": sqlite_url(data.get("instance_path") or default_instance_path())}
+        return data
 
     @classmethod
     def from_env(cls) -> Settings:
-        env = os.environ
-        return cls(
-            database_url=env.get("TUTOR_DATABASE_URL") or default_database_url(),
-            secret_key=env.get("TUTOR_SECRET_KEY"),
-            admin_token=env.get("TUTOR_ADMIN_TOKEN"),
-            public_url=env.get("TUTOR_PUBLIC_URL", cls.public_url).rstrip("/"),
-            workers=_read(env, "TUTOR_WORKERS", int, cls.workers),
-            analysis_workers=_read(env, "TUTOR_ANALYSIS_WORKERS", int, cls.analysis_workers, 1),
-            analysis_queue=_read(env, "TUTOR_ANALYSIS_QUEUE", int, cls.analysis_queue, 0),
-            analysis_queue_per_client=_read(
-                env, "TUTOR_ANALYSIS_QUEUE_PER_CLIENT", int, cls.analysis_queue_per_client, 1
-            ),
-            rate_limit_storage_url=env.get("TUTOR_RATE_LIMIT_STORAGE_URL") or None,
-            rate_limit_key_prefix=env.get("TUTOR_RATE_LIMIT_KEY_PREFIX", cls.rate_limit_key_prefix),
-            rate_limit=env.get("TUTOR_RATE_LIMIT", cls.rate_limit),
-            proxies=_read(env, "TUTOR_PROXIES", int, cls.proxies),
-            max_request_bytes=_read(env, "TUTOR_MAX_REQUEST_BYTES", int, cls.max_request_bytes),
-            database_connect_timeout=_read(
-                env, "TUTOR_DATABASE_CONNECT_TIMEOUT", float, cls.database_connect_timeout, MIN_TIMEOUT
-            ),
-            database_statement_timeout=_read(
-                env, "TUTOR_DATABASE_STATEMENT_TIMEOUT", float, cls.database_statement_timeout, MIN_TIMEOUT
-            ),
-            database_lock_timeout=_read(
-                env, "TUTOR_DATABASE_LOCK_TIMEOUT", float, cls.database_lock_timeout, MIN_TIMEOUT
-            ),
-            database_pool_timeout=_read(
-                env, "TUTOR_DATABASE_POOL_TIMEOUT", float, cls.database_pool_timeout, MIN_TIMEOUT
-            ),
-            discourse_url=(env.get("TUTOR_DISCOURSE_URL") or "").rstrip("/") or None,
-            discourse_api_key=env.get("TUTOR_DISCOURSE_API_KEY"),
-            discourse_username=env.get("TUTOR_DISCOURSE_USERNAME", cls.discourse_username),
-            discourse_secret=env.get("TUTOR_DISCOURSE_SECRET"),
-            discourse_math=_choice(env, "TUTOR_DISCOURSE_MATH", ("off", "on"), cls.discourse_math),
-            job_lease_seconds=_read(env, "TUTOR_JOB_LEASE_SECONDS", float, cls.job_lease_seconds),
-            worker_poll_seconds=_read(env, "TUTOR_WORKER_POLL_SECONDS", float, cls.worker_poll_seconds),
-            limits=Limits.from_env(env),
-        )
+        """The settings that ``TUTOR_*`` variables set."""
+        return _from_env(_SettingsFromEnv, cls, limits=Limits.from_env())
+
+    def with_changes(self, **changes: object) -> Settings:
+        """A copy with ``changes``, checked as the settings themselves are."""
+        return type(self).model_validate({**dict(self), **changes})
+
+
+# The environment-reading twins: the same fields, filled by pydantic-settings from TUTOR_* variables.
+# An empty variable counts as unset (a compose file's `TUTOR_DISCOURSE_URL=` means "no forum").
+_ENVIRONMENT = SettingsConfigDict(frozen=True, extra="ignore", env_ignore_empty=True, case_sensitive=False)
+
+
+class _LimitsFromEnv(BaseSettings, Limits):
+    model_config = {**_ENVIRONMENT, "env_prefix": "TUTOR_LIMIT_"}
+
+
+class _SettingsFromEnv(BaseSettings, Settings):
+    model_config = {**_ENVIRONMENT, "env_prefix": "TUTOR_"}
+
+
+def _from_env(reader: type[BaseSettings], model: type[BaseModel], **given: object) -> Any:
+    try:
+        values = reader(**given)
+    except ValidationError as error:
+        raise ConfigError(_one_line(error, reader.model_config["env_prefix"])) from None
+    # The plain model, not its environment-reading twin: copies and comparisons read nothing more.
+    return model.model_validate(dict(values))
+
+
+_EXPECTED = {
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "finite_number": "a finite number",
+    "bool_parsing": "true or false",
+}
+
+
+def _one_line(error: ValidationError, prefix: str) -> str:
+    """pydantic's report of the first bad value, as one line that names the variable."""
+    first = error.errors()[0]
+    name = f"{prefix}{'_'.join(str(part) for part in first['loc'])}".upper()
+    raw, context, kind = first.get("input"), first.get("ctx", {}), first["type"]
+    if kind in _EXPECTED:
+        rule = _EXPECTED[kind]
+    elif kind == "greater_than_equal":
+        rule = f"at least {context['ge']:g}"
+    elif kind == "greater_than":
+        rule = f"more than {context['gt']:g}"
+    elif kind == "literal_error":
+        rule = context["expected"].replace("'", "")
+    else:
+        rule = first["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+    return f"{name} must be {rule}, not '{raw}'"
+
+
+# --- what `tutor settings` prints, and the README's tables -------------------------------------------
+
+
+def variable_name(name: str, model: type[BaseModel] = Settings) -> str:
+    return f"TUTOR_LIMIT_{name.upper()}" if model is Limits else f"TUTOR_{name.upper()}"
+
+
+def variables() -> dict[str, tuple[type[BaseModel], str]]:
+    """Every TUTOR_* variable the tutor reads: its model and field, in the models' order."""
+    fields = [(Settings, name) for name in Settings.model_fields if name != "limits"]
+    return {
+        variable_name(name, model): (model, name)
+        for model, name in fields + [(Limits, n) for n in Limits.model_fields]
+    }
+
+
+def _extra(info: FieldInfo, key: str) -> object:
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    return extra.get(key)
+
+
+def _number(value: float) -> str:
+    """As the README writes numbers: 1e9, not 1e+09."""
+    return f"{value:g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+
+
+def _shown_default(info: FieldInfo) -> str:
+    shown = _extra(info, "shown")
+    if shown is not None:
+        return str(shown)
+    default = info.get_default(call_default_factory=True)
+    if default is None:
+        return "unset"
+    return f"`{_number(default) if isinstance(default, float) else default}`"
+
+
+def reference_table(model: type[BaseModel]) -> str:
+    """The Markdown table of ``model``'s variables: name, default, meaning (README: Configuration)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, info in model.model_fields.items():
+        if model is Settings and name == "limits":
+            rows.append(
+                "| `TUTOR_LIMIT_<NAME>` | see the table of limits | limits on the work of one question |"
+            )
+            continue
+        rows.append(f"| `{variable_name(name, model)}` | {_shown_default(info)} | {info.description} |")
+    return "\n".join(rows) + "\n"
+
+
+def in_force(settings: Settings) -> list[tuple[str, str, bool]]:
+    """Each variable, the value in force (secrets and passwords hidden) and whether it is not the default."""
+    from sqlalchemy.engine import make_url  # only here: the engine imports this module, never SQLAlchemy
+
+    rows = []
+    for variable, (model, name) in variables().items():
+        values, defaults = (settings.limits, Limits()) if model is Limits else (settings, Settings())
+        value = getattr(values, name)
+        if value is None:
+            shown = "unset"
+        elif _extra(model.model_fields[name], "secret"):
+            shown = "(set)"
+        elif name == "database_url":
+            shown = make_url(value).render_as_string(hide_password=True)
+        else:
+            shown = _number(value) if isinstance(value, float) else str(value)
+        rows.append((variable, shown, value != getattr(defaults, name)))
+    return rows

@@ -12,7 +12,6 @@ swing of that size within one run could make a test that uses the budget fail.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import secrets
 import statistics
@@ -82,9 +81,7 @@ def budget() -> float:
 
 def limits(**changes) -> Limits:
     """The default limits with ``budget()`` as the time per question (and the work estimate lifted)."""
-    return dataclasses.replace(
-        Limits(), seconds_per_question=budget(), max_work_seconds=WORK_ESTIMATE_LIFTED, **changes
-    )
+    return Limits(seconds_per_question=budget(), max_work_seconds=WORK_ESTIMATE_LIFTED, **changes)
 
 
 def slow_question_over_budget() -> dict:

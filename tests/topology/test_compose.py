@@ -15,6 +15,7 @@ from support.ci import skip_or_fail_in_ci
 from support.topology import NGINX, REPOSITORY, write_nginx_config
 
 from tutor.cli import main
+from tutor.config import variables
 
 DEPLOY = REPOSITORY / "deploy"
 COMPOSE = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
@@ -23,7 +24,7 @@ DOCKERFILE = (REPOSITORY / "Dockerfile").read_text()
 WEBS = ["web-1", "web-2"]
 TUTOR_SERVICES = [*WEBS, "worker", "migrate"]
 # Every TUTOR_* variable the tutor reads (tutor/config.py is where settings come from).
-SETTINGS = set(re.findall(r'"(TUTOR_[A-Z_]+)"', (REPOSITORY / "tutor" / "config.py").read_text()))
+SETTINGS = set(variables())
 
 
 def test_the_topology_has_nginx_two_web_instances_a_worker_postgresql_and_redis():

@@ -18,7 +18,7 @@ from test_engine_hostile import (  # noqa: F401 - an autouse fixture
 from tutor.config import Limits
 from tutor.engine import InputError, Question, answer, parse_expression
 from tutor.engine import latex as latex_module
-from tutor.engine.latex import is_latex, parse_latex, translate
+from tutor.engine.latex import is_latex, translate
 
 # What learners write in LaTeX, and the same function in the text grammar.
 PAIRS = [
@@ -245,7 +245,7 @@ def test_hostile_latex_is_refused_in_one_line_and_runs_nothing(written, monkeypa
 
     monkeypatch.setattr(latex_module._Reader, "peek", counted)
     try:
-        parsed = parse_latex(written)
+        parsed = parse_expression(written)
     except InputError as error:
         message = str(error)
         assert "\n" not in message and len(message) < 400

@@ -85,7 +85,7 @@ def migrated_database():
 
 def _register() -> None:
     # Imported here, not at the top, so every module can import `main` and `fail` from this package.
-    from tutor.cli import cases, db, discourse, explain, serve, tokens, worker  # noqa: F401
+    from tutor.cli import cases, db, discourse, explain, serve, settings, tokens, worker  # noqa: F401
 
 
 _register()

@@ -10,7 +10,6 @@ gunicorn's ``post_worker_init`` hook, before it accepts requests.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from urllib.parse import urlsplit, urlunsplit
 
@@ -117,8 +116,8 @@ def serve(host: str, port: int, workers: int | None) -> None:
         key = signing_key(settings, database)
     finally:
         database.dispose()
-    settings = dataclasses.replace(
-        settings, secret_key=key, rate_limit_storage_url=rate_limit_storage(settings, workers)
+    settings = settings.with_changes(
+        secret_key=key, rate_limit_storage_url=rate_limit_storage(settings, workers)
     )
     click.echo(
         f"tutor serve: {workers} process(es) on {host}:{port}, rate-limit counters in "

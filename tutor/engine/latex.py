@@ -1,10 +1,10 @@
 """LaTeX input: the formulas learners copy from papers and write on forums, read onto the same checked tree.
 
-``parse_latex`` translates the LaTeX into the text grammar of parse.py (``\\frac{a}{b}`` into
-``((a)/(b))``, ``\\sigma(z)`` into ``sigmoid(z)``, ``w_0 x_0`` into ``w0*x0``), keeping for every character
-of the translation the column of the LaTeX it came from, and hands the translation to ``parse_expression``.
-So every check and every limit of the text grammar applies once, in one place, and its refusals are moved
-back to the column of the LaTeX the learner wrote.
+``translate`` turns the LaTeX into the text grammar of parse.py (``\\frac{a}{b}`` into ``((a)/(b))``,
+``\\sigma(z)`` into ``sigmoid(z)``, ``w_0 x_0`` into ``w0*x0``), keeping for every character of the
+translation the column of the LaTeX it came from; ``parse_expression`` parses the translation. So every
+check and every limit of the text grammar applies once, in one place, and its refusals are moved back to
+the column of the LaTeX the learner wrote.
 
 Nothing here evaluates anything. It is a whitelist scanner over characters: each LaTeX command it knows
 maps to a fixed piece of the text grammar, everything else is refused with the column. It reads the text
@@ -24,7 +24,6 @@ left-hand side (``L = ...``), which is dropped.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import keyword
 import re
@@ -131,28 +130,6 @@ class Translation:
 
     text: str
     columns: tuple[int, ...]
-
-
-def parse_latex(text: str, limits: Limits | None = None):
-    """The LaTeX ``text`` (within the length limit: parse_expression checks it first) parsed as
-    ``parse_expression`` parses its translation (``Parsed.text`` is the translation: the formula as the
-    tutor read it). Refusals carry the column in ``text``."""
-    from tutor.engine.parse import parse_expression  # parse.py hands LaTeX to this module
-
-    limits = limits or Limits()
-    translation = translate(text, limits)
-    # The length limit is on what the learner wrote; the translation of a formula within it may be longer
-    # (|x| is abs(x)), and the limits on the tree's size still apply to it.
-    room = dataclasses.replace(
-        limits, max_expression_length=max(limits.max_expression_length, len(translation.text))
-    )
-    try:
-        return parse_expression(translation.text, room)
-    except InputError as error:
-        if error.column is None:
-            raise
-        column = translation.columns[min(max(error.column, 1), len(translation.columns)) - 1]
-        raise type(error)(error.message, error.field, column) from None
 
 
 def translate(text: str, limits: Limits | None = None) -> Translation:

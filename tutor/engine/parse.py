@@ -29,7 +29,7 @@ from tutor.config import Limits
 from tutor.engine import symbolic
 from tutor.engine.errors import InputError
 from tutor.engine.functions import FUNCTIONS
-from tutor.engine.latex import is_latex, parse_latex
+from tutor.engine.latex import is_latex, translate
 from tutor.engine.operations import float_op
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -92,6 +92,24 @@ def check_name(name: str, limits: Limits, field: str = "point", column: int | No
     return name
 
 
+def _parse_latex(text: str, limits: Limits) -> Parsed:
+    """The LaTeX ``text`` parsed as its translation is (``Parsed.text`` is the translation: the formula as
+    the tutor read it), with refusals at their column in ``text``."""
+    translation = translate(text, limits)
+    # The length limit is on what the learner wrote; the translation of a formula within it may be longer
+    # (|x| is abs(x)), and the limits on the tree's size still apply to it.
+    room = limits.model_copy(
+        update={"max_expression_length": max(limits.max_expression_length, len(translation.text))}
+    )
+    try:
+        return parse_expression(translation.text, room)
+    except InputError as error:
+        if error.column is None:
+            raise
+        column = translation.columns[min(max(error.column, 1), len(translation.columns)) - 1]
+        raise type(error)(error.message, error.field, column) from None
+
+
 def parse_expression(text: str, limits: Limits | None = None) -> Parsed:
     """Columns in refusals count the text as typed, from 1, surrounding spaces included."""
     limits = limits or Limits()
@@ -105,7 +123,7 @@ def parse_expression(text: str, limits: Limits | None = None) -> Parsed:
             column=limits.max_expression_length + 1,
         )
     if is_latex(text):
-        return parse_latex(text, limits)  # which hands its translation back to this function
+        return _parse_latex(text, limits)
     source, columns = _python_source(text)
     try:
         module = ast.parse(source, mode="eval")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -14,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tutor import __version__, json_text
-from tutor.config import ConfigError, Settings, default_instance_path
+from tutor.config import ConfigError, Settings
 from tutor.persistence.database import Database, DatabaseUnavailable
 from tutor.persistence.shared import shared_secret
 from tutor.sandbox import Analyzer
@@ -27,7 +26,7 @@ from tutor.web.security import register_security_headers
 
 log = logging.getLogger(__name__)
 
-SETTING_NAMES = frozenset(field.name for field in dataclasses.fields(Settings))
+SETTING_NAMES = frozenset(Settings.model_fields)
 
 
 @dataclass
@@ -60,8 +59,8 @@ def create_app(settings: Settings | None = None, **overrides: object) -> Flask:
     """The app. ``overrides`` named like a Settings field replace that setting; any other name is set
     in ``app.config`` last (``TESTING=True``, ``WTF_CSRF_ENABLED=False``, ``RATELIMIT_ENABLED=False``)."""
     settings = settings or Settings.from_env()
-    settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if k in SETTING_NAMES})
-    instance_path = default_instance_path()
+    settings = settings.with_changes(**{k: v for k, v in overrides.items() if k in SETTING_NAMES})
+    instance_path = settings.instance_path
     instance_path.mkdir(parents=True, exist_ok=True)
 
     app = APIFlask(
