@@ -29,6 +29,10 @@ less than a tenth of the time limit in CPU time: a flood of large questions, fro
 never holds every worker. Each lane is its own pebble pool, so a large question can never be handed to
 the small lane's worker while its own worker is being replaced.
 
+**Before admission** a question is read and checked in the caller's process (``engine.check``: parsing
+and the checks are bounded by the limits, milliseconds), so a refusal of the input never waits for a
+worker and never becomes "busy".
+
 **Time.** A question's time limit counts from its arrival: waiting is part of it. One that cannot start
 within half its limit is refused as busy; one that starts gets what is left, and when that runs out it
 is too expensive (422) if it waited less than a quarter of its limit, and busy (503) if it waited longer:
@@ -57,7 +61,7 @@ from typing import TypeVar
 from pebble import ProcessExpired, ProcessPool
 
 from tutor.config import Limits
-from tutor.engine import Question, TooExpensive, answer
+from tutor.engine import Question, TooExpensive, answer, check
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -355,6 +359,10 @@ class Analyzer:
                 self._replace_pool(lane)
 
     def answer(self, question: Question) -> dict:
+        # Read and checked here first: that is bounded by the limits and takes milliseconds, so a
+        # question the engine refuses (a typo, too deep, too costly by its estimate) is told so at
+        # once, however busy the workers are, and never takes a place in the queue.
+        check(question, self.limits)
         return self.run(answer, question, self.limits, small=is_small(question), capped=True)
 
     def run(self, function: Callable[..., T], *args: object, small: bool = False, capped: bool = False) -> T:

@@ -6,12 +6,14 @@ must be refused while another holds the worker is refused because the other neve
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
 
-from tutor.engine import Question, TooExpensive
-from tutor.sandbox import Admission, AnalysisBusy, Analyzer, Turn, is_small
+from tutor.config import Limits
+from tutor.engine import InputError, Question, TooExpensive
+from tutor.sandbox import Admission, AnalysisBusy, Analyzer, Turn, current_client, is_small
 
 LONG = 600.0  # a time limit no test waits for
 
@@ -192,3 +194,31 @@ def test_a_pages_work_running_long_does_not_make_its_clients_questions_large():
     assert question.started is not None  # still small: the small lane takes it
     admission.leave(flood, 0.0)
     admission.leave(question, 0.0)
+
+
+WELL_WRITTEN = Question(expression="x**2 + y", point={"x": 1.0, "y": 2.0}, learning_rate=0.1)
+
+
+@pytest.mark.parametrize(
+    ("limits", "question", "refusal"),
+    [
+        (Limits(), dataclasses.replace(WELL_WRITTEN, expression="2x + y"), InputError),
+        (Limits(), dataclasses.replace(WELL_WRITTEN, expression="(x*(" * 50 + "x" + "))" * 50), InputError),
+        (Limits(), dataclasses.replace(WELL_WRITTEN, expression="x**9**9"), InputError),
+        (Limits(max_work_seconds=1e-9), WELL_WRITTEN, TooExpensive),  # refused by its estimated work
+    ],
+)
+def test_a_question_the_engine_refuses_is_told_so_at_once_however_busy_the_workers_are(
+    limits, question, refusal
+):
+    analyzer = Analyzer(limits, workers=1, queue=0, queue_per_client=1)
+    held = analyzer.admission.enter(current_client.get(), LONG)  # every worker and queue is taken
+    try:
+        with pytest.raises(refusal):
+            analyzer.answer(question)
+        # The workers really were taken: any work that needs one is refused for the load.
+        with pytest.raises(AnalysisBusy):
+            analyzer.run(len, "x")
+    finally:
+        analyzer.admission.leave(held, 0.0)
+    assert analyzer.admission.snapshot() == {"running": 0, "waiting": 0}

@@ -33,6 +33,7 @@ __all__ = [
     "Question",
     "TooExpensive",
     "answer",
+    "check",
     "parse_expression",
     "question_from_text",
 ]
@@ -45,10 +46,19 @@ def answer(question: Question, limits: Limits | None = None) -> dict:
         return _answer(question, limits or Limits())
 
 
-def _answer(question: Question, limits: Limits) -> dict:
-    parsed = parse_expression(question.expression, limits)
-    checked = check_question(question, parsed, limits)
+def check(question: Question, limits: Limits | None = None) -> Checked:
+    """The question read and checked against ``limits``, its work estimated, and nothing computed yet:
+    InputError or TooExpensive for one the engine refuses. Bounded by the limits alone (the size of the
+    tree, the symbols, the rows), so a server may call it before giving the question a worker."""
+    limits = limits or Limits()
+    checked = check_question(question, parse_expression(question.expression, limits), limits)
     check_cost(checked, limits)
+    return checked
+
+
+def _answer(question: Question, limits: Limits) -> dict:
+    checked = check(question, limits)
+    parsed = checked.parsed
     problem = Problem.from_checked(checked)
 
     loss, gradient = problem.loss_and_gradient(problem.start)
