@@ -44,6 +44,14 @@ class Limits(BaseModel):
     max_learning_rate: float = Field(1e6, gt=0, description="the largest learning rate asked for")
     max_abs_value: float = Field(1e9, gt=0, description="size of a starting value or a data value")
     max_data_rows: int = Field(1000, ge=1, description="rows of a data table")
+    # What the server process saves and sends per answer: 200,000 numbers are about 0.2 s of saving
+    # on the reference machine, during which other answers wait for the database's write turn.
+    max_recorded_numbers: int = Field(
+        200_000,
+        ge=1,
+        description="numbers an answer records over all its trials (steps × parameters × about 3 "
+        "per trial, 6 for the sequential one): what its case stores and sends",
+    )
     # Kept well inside seconds_per_question, so that the clock stops only what the estimate misjudged.
     max_work_seconds: float = Field(
         3.0,

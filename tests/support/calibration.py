@@ -26,6 +26,8 @@ SAMPLES = 5
 # The slow question is refused at once by the work estimate under the default limits; tests of the clock
 # set this instead (TUTOR_LIMIT_MAX_WORK_SECONDS for a server), so that only the clock stops it.
 WORK_ESTIMATE_LIFTED = 10_000.0
+# ... and the bound on an answer's size, which refuses long runs of many parameters before they start.
+RECORDED_NUMBERS_LIFTED = 10**9
 # The slow question must take at least this many times the small one (the budget is then at least 21
 # times a small question and at most a fourth of the slow one).
 MIN_RATIO = 100
@@ -80,8 +82,14 @@ def budget() -> float:
 
 
 def limits(**changes) -> Limits:
-    """The default limits with ``budget()`` as the time per question (and the work estimate lifted)."""
-    return Limits(seconds_per_question=budget(), max_work_seconds=WORK_ESTIMATE_LIFTED, **changes)
+    """The default limits with ``budget()`` as the time per question (the work estimate and the bound on
+    an answer's size lifted, so that only the clock stops a question)."""
+    return Limits(
+        seconds_per_question=budget(),
+        max_work_seconds=WORK_ESTIMATE_LIFTED,
+        max_recorded_numbers=RECORDED_NUMBERS_LIFTED,
+        **changes,
+    )
 
 
 def slow_question_over_budget() -> dict:

@@ -51,33 +51,58 @@ def _evaluation(operations: int, symbols: int, rows: int) -> float:
     return operations * (ARRAY_OPERATION + ARRAY_ELEMENT * rows) + symbols * ARRAY_SYMBOL
 
 
+# Numbers recorded per step and parameter: the point and the gradient (and the update of an optimizer's
+# step); the sequential trial records each update with its partials, loss and flip; mini-batches the
+# batch besides.
+RECORDED_PER_PARAMETER = {"sequential": 6, "minibatch": 5}
+RECORDED_OTHERWISE = 3
+
+
+def recorded_numbers(checked: Checked) -> int:
+    """The numbers the answer records over all its trials: what the case stores, step by step, and sends."""
+    per_step = sum(RECORDED_PER_PARAMETER.get(method, RECORDED_OTHERWISE) for method in checked.methods)
+    return checked.question.steps * len(checked.parameters) * per_step
+
+
 def estimate_seconds(checked: Checked) -> float:
     """The work the question asks for, in seconds on the reference machine."""
     n, symbols = operations(checked.parsed.tree), len(checked.parsed.symbols)
     rows = len(next(iter(checked.data.values()))) if checked.data else 0
     steps = checked.question.steps
     parameters = len(checked.parameters)
-    evaluations, recorded = 0.0, 0.0
+    evaluations = 0.0
     for method in checked.methods:
         if method == "sequential":
             evaluations += steps * parameters * _evaluation(n, symbols, rows)
-            recorded += steps * parameters * 6
         elif method == "minibatch":
             batch = checked.batch_size or rows
             evaluations += steps * (_evaluation(n, symbols, rows) + 2 * _evaluation(n, symbols, batch))
-            recorded += steps * parameters * 5
         else:
             evaluations += steps * _evaluation(n, symbols, rows)
-            recorded += steps * parameters * 3
     # The analysis: the grid at once, then single points; and the Hessian, one direction per parameter.
     analysis = n * (ARRAY_OPERATION + ARRAY_ELEMENT * LINE_SEARCH_GRID * max(rows, 1))
     analysis += LINE_SEARCH_EVALUATIONS * _evaluation(n, symbols, rows)
     analysis += 3 * n * (ARRAY_OPERATION + ARRAY_ELEMENT * parameters * max(rows, 1))
-    return evaluations + analysis + recorded * RECORDED_NUMBER
+    return evaluations + analysis + recorded_numbers(checked) * RECORDED_NUMBER
 
 
 def check_cost(checked: Checked, limits: Limits) -> None:
-    """Refuse, before any work, a question whose estimated work is beyond ``max_work_seconds``."""
+    """Refuse, before any work, a question whose answer would record more than ``max_recorded_numbers``
+    or whose estimated work is beyond ``max_work_seconds``.
+
+    The first bounds what the server process does with an answer (saving its step rows holds the
+    database's write turn, sending it holds a thread) so that no answer makes others wait long; the
+    second bounds the worker's time."""
+    recorded = recorded_numbers(checked)
+    if recorded > limits.max_recorded_numbers:
+        per_step = recorded // checked.question.steps
+        raise TooExpensive(
+            f"this question's answer would record {recorded:,} numbers ({checked.question.steps} steps of "
+            f"{len(checked.parameters)} parameters in {len(checked.methods)} trials); the limit is "
+            f"{limits.max_recorded_numbers:,}. Ask for at most {max(limits.max_recorded_numbers // per_step, 1)} "
+            "steps, or fewer methods",
+            "steps",
+        )
     seconds = estimate_seconds(checked)
     if seconds <= limits.max_work_seconds:
         return
