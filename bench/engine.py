@@ -23,12 +23,15 @@ from tutor.engine.problem import Problem
 from tutor.engine.question import check_question
 from tutor.engine.trials import TRIALS
 
+# Every cache a new expression fills, besides the compiled code (tests/unit/test_bench.py checks that
+# no other function of the engine is cached, so a cache added later is not silently left warm).
+EXPRESSION_CACHES = (formulas.partials, parse._latex)
+
 
 def clear_caches() -> None:
     clear_cache()
-    formulas.partials.cache_clear()
-    formulas.latex_name.cache_clear()
-    parse._latex.cache_clear()
+    for cached in EXPRESSION_CACHES:
+        cached.cache_clear()
 
 
 def phases(question: Question) -> dict[str, float]:
