@@ -4,7 +4,7 @@
 
 Starts the topology of deploy/local_topology.py once per configuration (instances x gunicorn processes
 per instance) on free ports and a scratch PostgreSQL database (created and dropped here). 1x4 has as
-many processes as 2x2 on one instance: it tells what the second instance adds beyond more processes. Clients (threads, one kept-alive connection each) go through nginx for
+many processes as 2x2 on one instance: it tells what the second instance adds beyond more processes. Clients (threads, one kept-alive connection and one API token each: bots of their own) go through nginx for
 ``--seconds`` after a warm-up, in two workloads: ``ask`` posts a question through the API (analysis in
 the workers, the case saved in PostgreSQL), ``read`` gets a saved case through the API. Rate limits are
 lifted for the run. Prints requests/s, p50 and p99 per configuration and workload.
@@ -15,8 +15,11 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import secrets
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -33,17 +36,33 @@ QUESTION = {
     "steps": 20,
 }
 HEADERS = {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}
+TUTOR = str(Path(sys.executable).with_name("tutor"))
 
 
-def drive(port: int, clients: int, seconds: float, make_request) -> tuple[float, float, float, int]:
-    """``clients`` threads sending ``make_request()`` (method, path, body) for ``seconds``: requests/s,
-    p50 and p99 in ms, and how many answers were not 2xx."""
+def bot_tokens(database_url: str, count: int) -> list[str]:
+    """An API token per client: each client is a bot of its own, as forum bots are. (One token shared
+    by every client is one client to the admission, which refuses most of its questions with 503.)"""
+    env = dict(os.environ, TUTOR_DATABASE_URL=database_url)
+    made = []
+    for _ in range(count):
+        name = f"measure-{secrets.token_hex(4)}"
+        done = subprocess.run(
+            [TUTOR, "tokens", "create", name], env=env, check=True, capture_output=True, text=True
+        )
+        made.append(done.stdout.strip().splitlines()[-1])
+    return made
+
+
+def drive(port: int, tokens: list[str], seconds: float, make_request) -> tuple[float, float, float, int]:
+    """A client thread per token, sending ``make_request()`` (method, path, body) for ``seconds``:
+    requests/s, p50 and p99 in ms, and how many answers were not 2xx."""
     latencies: list[float] = []
     failures = [0]
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
-    def client() -> None:
+    def client(token: str) -> None:
+        headers = {**HEADERS, "Authorization": f"Bearer {token}"}
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         mine: list[float] = []
         bad = 0
@@ -51,7 +70,7 @@ def drive(port: int, clients: int, seconds: float, make_request) -> tuple[float,
             method, path, body = make_request()
             started = time.perf_counter()
             try:
-                connection.request(method, path, body=body, headers=HEADERS)
+                connection.request(method, path, body=body, headers=headers)
                 answer = connection.getresponse()
                 answer.read()
                 ok = 200 <= answer.status < 300
@@ -66,7 +85,7 @@ def drive(port: int, clients: int, seconds: float, make_request) -> tuple[float,
             latencies.extend(mine)
             failures[0] += bad
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(token,)) for token in tokens]
     started = time.monotonic()
     for thread in threads:
         thread.start()
@@ -77,7 +96,7 @@ def drive(port: int, clients: int, seconds: float, make_request) -> tuple[float,
     return len(latencies) / elapsed, cuts[49] * 1000, cuts[98] * 1000, failures[0]
 
 
-def measure(instances: int, processes: int, clients: int, seconds: float, database_url: str) -> dict:
+def measure(instances: int, processes: int, tokens: list[str], seconds: float, database_url: str) -> dict:
     prefix = f"measure-{secrets.token_hex(4)}"
     with tempfile.TemporaryDirectory(prefix="tutor-measure-") as root:
         topology = Topology(
@@ -104,8 +123,8 @@ def measure(instances: int, processes: int, clients: int, seconds: float, databa
             read = lambda: ("GET", f"/api/v1/cases/{case_id}", None)  # noqa: E731
             results = {}
             for name, workload in (("ask", ask), ("read", read)):
-                drive(topology.port, clients, 3, workload)  # warm-up: every process, every cache
-                results[name] = drive(topology.port, clients, seconds, workload)
+                drive(topology.port, tokens, 3, workload)  # warm-up: every process, every cache
+                results[name] = drive(topology.port, tokens, seconds, workload)
             return results
         finally:
             topology.stop()
@@ -129,12 +148,19 @@ def main() -> None:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     database_url = make_url(arguments.base_url).set(database=name).render_as_string(hide_password=False)
     try:
+        subprocess.run(
+            [TUTOR, "db", "upgrade"],
+            env=dict(os.environ, TUTOR_DATABASE_URL=database_url),
+            check=True,
+            capture_output=True,
+        )
+        tokens = bot_tokens(database_url, arguments.clients)
         print(f"{arguments.clients} clients through nginx, {arguments.seconds:g} s per workload")
         print("| instances × processes | workload | requests/s | p50 ms | p99 ms | not 2xx |")
         print("|---|---|---|---|---|---|")
         for config in arguments.configs.split(","):
             instances, processes = (int(part) for part in config.split("x"))
-            results = measure(instances, processes, arguments.clients, arguments.seconds, database_url)
+            results = measure(instances, processes, tokens, arguments.seconds, database_url)
             for workload, (rate, p50, p99, bad) in results.items():
                 row = (
                     f"| {instances} × {processes} | {workload} | {rate:.1f} | {p50:.0f} | {p99:.0f} | {bad} |"
