@@ -30,13 +30,16 @@ def counts(database) -> tuple[int, int, int]:
 def fail_while_writing_steps(monkeypatch) -> None:
     """Step rows go through the driver (a COPY on PostgreSQL, where no statement event fires): the
     failure comes after the first row, with the case and its trials already sent."""
-    rows = repository.step_rows
+    insert = repository.insert_step_rows
 
-    def first_row_then_fail(trial_id, trial):
-        yield next(rows(trial_id, trial))
-        raise Boom("disk on fire while writing trial_steps")
+    def first_row_then_fail(connection, rows):
+        def one_row_then_boom():
+            yield next(iter(rows))
+            raise Boom("disk on fire while writing trial_steps")
 
-    monkeypatch.setattr(repository, "step_rows", first_row_then_fail)
+        insert(connection, one_row_then_boom())
+
+    monkeypatch.setattr(repository, "insert_step_rows", first_row_then_fail)
 
 
 @pytest.mark.parametrize("table", ["trials", "trial_steps"])

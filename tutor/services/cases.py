@@ -20,7 +20,7 @@ from tutor.engine.question import default_order, question_from_input
 from tutor.persistence.database import Database, DatabaseTimeouts, DatabaseUnavailable
 from tutor.persistence.derived import OUTCOMES, SPECIAL_CASES
 from tutor.persistence.models import Case
-from tutor.persistence.repository import CaseFilter, CaseRepository, new_case_id
+from tutor.persistence.repository import CaseFilter, CaseRepository, new_case_id, step_values
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +249,8 @@ class CaseService:
             "question": question_text,
             "idempotency_key": idempotency_key,
             "parent_id": parent_id,
+            # Built here, not in the write turn that every other writer of an SQLite file waits for.
+            "steps": step_values(document),
         }
         try:
             return self._save(document, row, asked)
