@@ -189,8 +189,34 @@ def test_export_csv_defuses_formulas_in_questions_and_expressions(run, service):
     )
 
 
+def test_delete_shows_the_case_and_deletes_only_when_confirmed(database_url, saved):
+    case = saved[1]
+
+    def delete(*args: str, answer: str | None = None):
+        env = {"TUTOR_DATABASE_URL": database_url}
+        return CliRunner().invoke(main, ["cases", "delete", case["id"], *args], env=env, input=answer)
+
+    declined = delete(answer="n\n")
+    assert declined.exit_code == 1 and "Aborted" in declined.stderr
+    assert case["input"]["expression"] in declined.stderr and "Delete it?" in declined.stderr
+    assert declined.stdout == ""
+    assert delete(answer="").exit_code == 1  # no answer (a pipe that ended) is no
+    assert (
+        json.loads(
+            CliRunner()
+            .invoke(main, ["cases", "list", "--json"], env={"TUTOR_DATABASE_URL": database_url})
+            .stdout
+        )["total"]
+        == 3
+    )
+
+    confirmed = delete(answer="y\n")
+    assert confirmed.exit_code == 0 and confirmed.stdout == f"deleted case {case['id']}\n"
+    assert one_line_error(delete("--yes"))  # gone: a second delete is "no case with id"
+
+
 def test_delete_removes_the_case(run, saved):
-    result = run("cases", "delete", saved[1]["id"])
+    result = run("cases", "delete", "--yes", saved[1]["id"])
     assert result.exit_code == 0
     assert one_line_error(run("cases", "show", saved[1]["id"]))
     page = json.loads(run("cases", "list", "--json").stdout)

@@ -290,10 +290,21 @@ def _cell(text: str) -> str:
 
 @cases.command()
 @click.argument("case_id")
-def delete(case_id: str) -> None:
-    """Delete one case with its trials and steps (re-runs of it are kept, unlinked)."""
+@click.option("--yes", is_flag=True, help="Delete without asking (for scripts).")
+def delete(case_id: str, yes: bool) -> None:
+    """Delete one case with its trials and steps (re-runs of it are kept, unlinked). Deleting cannot
+    be undone, so the case is shown and the deletion confirmed first, unless --yes."""
     with case_service() as service:
         try:
+            case = service.get(case_id)
+            if not yes:
+                # On stderr, like the prompt: stdout stays the command's result.
+                click.echo(
+                    f"case {case_id}: {case['input']['expression']} (asked {case['created_at']} by "
+                    f"{case['source']})",
+                    err=True,
+                )
+                click.confirm("Delete it?", abort=True, err=True)
             service.delete(case_id)
         except CaseNotFound as error:
             fail(str(error))
