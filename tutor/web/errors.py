@@ -129,8 +129,10 @@ PROBLEM_TYPES = {
             "too-expensive",
             422,
             "Too expensive",
-            "Answering would take more time or memory than one question may use: simplify the "
-            "expression, or ask for fewer steps or rows. Retrying the same question fails the same way.",
+            "Answering would take more time or memory than one question may use, or record more numbers "
+            "than one answer may hold (estimated before any work, or stopped by the clock): simplify the "
+            "expression, or ask for fewer steps, rows or methods, as `detail` says. Retrying the same "
+            "question fails the same way.",
         ),
         ProblemType(
             "rate-limited",
