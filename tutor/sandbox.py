@@ -1,6 +1,7 @@
 """Hard limits on the work one question may cause, and fair turns at the workers that do it.
 
-SymPy can run for hours on hostile input and is not thread-safe, so every analysis runs in a worker
+Symbolic work and long trials can run long on input that passes every size check, and a question
+can ask for more memory than a server process should give, so every analysis runs in a worker
 process (a pebble pool) with a time limit and an address-space limit. A worker that runs over its time
 is killed and replaced; one that runs out of memory fails inside itself. Either way the caller gets a
 ``TooExpensive`` error in seconds and the service goes on answering others.
@@ -99,7 +100,7 @@ UNAVAILABLE_RETRY_SECONDS = 30
 def _start_worker(memory_mb: int, niceness: int) -> None:
     """Each worker's set-up, before it takes any task: its limits and priority, then a warm-up question.
 
-    A new process's first answer costs hundreds of milliseconds of SymPy's and NumPy's first use (the
+    A new process's first answer costs hundreds of milliseconds of SymEngine's and NumPy's first use (the
     fork server has imported them, but their caches fill in each process), a hundred times a warm
     one's. Paid here, it is never part of a learner's question, also for a worker that replaces one
     killed for running over its time."""
@@ -320,7 +321,7 @@ def is_small(question: Question) -> bool:
 
 
 class Analyzer:
-    """Answers questions, and does any other SymPy work (a saved case's MathML, its plots), in worker
+    """Answers questions, and does any other engine work (a saved case's MathML, its plots), in worker
     processes under the time and memory limits, admitting work fairly. One per process; safe to share
     between threads."""
 

@@ -2,7 +2,7 @@
 
 f's partials are written as the learner would write them (tutor/engine/display.py: names exactly as
 typed, σ kept, chain-rule form over named parts of f). A document without ``display`` (saved before it
-existed) or a partial too long to write out falls back to SymPy's formula in ``partials``.
+existed) or a partial too long to write out falls back to SymEngine's formula in ``partials``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def definitions(document: dict) -> list[Math]:
 
 def _formula(document: dict, name: str) -> tuple[str, str] | None:
     """∂f/∂name's right-hand side as (LaTeX, text): the chain-rule form (and the substituted form where
-    it is short), else SymPy's; None when both were too long to write out (special_cases says so)."""
+    it is short), else SymEngine's; None when both were too long to write out (special_cases says so)."""
     shown = (document.get("display") or {}).get("partials", {}).get(name)
     if not shown:
         if document["partials"][name] is None:
