@@ -70,6 +70,9 @@ MISLEADING = {"facecolor": "#f2c14e", "alpha": 0.35, "hatch": "//", "edgecolor":
 LEARNER = "#1b7a2f"
 BOUND = "#8a1c7c"
 LINE_SAMPLES = 400
+# Marked learning rates spread wider than this (the largest over the smallest) are drawn on a log axis:
+# on a linear one a learner's η of 0.001 beside a bound of 1 sits on the axis itself.
+LOG_SPREAD = 100
 GRID_SIZE = 160
 # A trajectory point further than this (in units of the start's size) is off any useful map.
 FAR_AWAY = 1e4
@@ -180,8 +183,9 @@ def _line_caption(document: dict) -> str:
     if analysis["best_learning_rate"] is not None:
         marks.append(f"the η that lowers it most, {fmt(analysis['best_learning_rate'])} (triangle)")
     listed = ", ".join(marks[:-1]) + (" and " if len(marks) > 1 else "") + marks[-1]
+    span = "on a logarithmic axis" if rate_scale(document) == "log" else "from 0 up"
     return (
-        f"The change in {name} after one simultaneous step of size η along −g, for η from 0 up: {listed}. "
+        f"The change in {name} after one simultaneous step of size η along −g, for η {span}: {listed}. "
         "The dotted line is the first-order prediction −η‖g‖²."
     )
 
@@ -358,29 +362,42 @@ def loss_change_curve(document: dict, limits: Limits | None = None, samples: int
     return {
         "rates": rates.tolist(),
         "changes": [float(value) if math.isfinite(value) else None for value in change],
+        "scale": rate_scale(document),
     }
 
 
-def _curve(document: dict, problem: Problem, samples: int) -> tuple[np.ndarray, np.ndarray]:
-    """η evenly from 0 to 1.3 times the largest marked rate, plus every rate the analysis worked out
-    itself (the learner's, the bound, the best, the halvings); at those, the analysis's own changes, so
-    the curve passes exactly through the numbers the answer quotes."""
+def _marked_rates(document: dict) -> list[float]:
+    """The learner's η, and the largest decreasing and the best η where the analysis found them."""
     analysis = document["analysis"]
-    marks = [
-        r
-        for r in (
-            analysis["learning_rate"],
-            analysis["max_decreasing_learning_rate"],
-            analysis["best_learning_rate"],
-        )
-        if r is not None
-    ]
+    marked = (
+        analysis["learning_rate"],
+        analysis["max_decreasing_learning_rate"],
+        analysis["best_learning_rate"],
+    )
+    return [rate for rate in marked if rate is not None]
+
+
+def rate_scale(document: dict) -> str:
+    """ "log" when the marked learning rates spread over more than LOG_SPREAD, else "linear"."""
+    marks = _marked_rates(document)
+    return "log" if max(marks) > LOG_SPREAD * min(marks) else "linear"
+
+
+def _curve(document: dict, problem: Problem, samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """η evenly from 0 to 1.3 times the largest marked rate (on a log axis: evenly in log η from a tenth
+    of the smallest), plus every rate the analysis worked out itself (the learner's, the bound, the
+    best, the halvings); at those, the analysis's own changes, so the curve passes exactly through the
+    numbers the answer quotes."""
+    analysis = document["analysis"]
+    marks = _marked_rates(document)
     known = {row["learning_rate"]: row["actual"] for row in analysis.get("shrinking") or []}
     known[analysis["best_learning_rate"]] = analysis["best_change"]
     known[analysis["learning_rate"]] = analysis["actual_change"]
-    rates = np.union1d(
-        np.linspace(0.0, 1.3 * max(marks), samples), [*marks, *(r for r in known if r is not None)]
-    )
+    if rate_scale(document) == "log":
+        grid = np.geomspace(min(marks) / 10, 1.3 * max(marks), samples)
+    else:
+        grid = np.linspace(0.0, 1.3 * max(marks), samples)
+    rates = np.union1d(grid, [*marks, *(r for r in known if r is not None)])
     down = _direction(document, problem)
     change = _loss_at(problem, problem.start[:, None] + down[:, None] * rates[None, :]) - document["loss"]
     for index, rate in enumerate(rates):
@@ -409,7 +426,9 @@ def _draw_line(axes: Axes, document: dict, problem: Problem) -> None:
     if analysis["actual_change"] is not None:
         axes.plot([rate], [analysis["actual_change"]], "o", color=LEARNER)
     _clip_to_curve(axes, change)
-    axes.set_xlabel("learning rate η")
+    if rate_scale(document) == "log":
+        axes.set_xscale("log")
+    axes.set_xlabel("learning rate η" + (" (logarithmic)" if rate_scale(document) == "log" else ""))
     axes.set_ylabel("change in the loss")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)

@@ -282,6 +282,33 @@ def test_loss_change_curve_is_the_function_along_minus_g_and_passes_through_the_
         assert curve["changes"][curve["rates"].index(rate)] == change
     assert analysis["max_decreasing_learning_rate"] in curve["rates"]
     assert curve["rates"] == sorted(curve["rates"]) and curve["rates"][0] == 0
+    assert curve["scale"] == "linear"  # η = 1 beside a bound of 5.2: one axis shows both
+
+
+# A learner's η of 0.001 on a bowl whose largest decreasing η is 1: a thousand times apart.
+SMALL_STEP = ("x**2 + y**2", "x=1, y=2", "0.001")
+
+
+def test_rates_far_apart_are_drawn_on_a_log_axis_and_the_curve_is_still_f_along_minus_g():
+    doc = document(*SMALL_STEP)
+    analysis = doc["analysis"]
+    assert analysis["max_decreasing_learning_rate"] > 100 * analysis["learning_rate"]
+
+    curve = plots.loss_change_curve(doc, samples=60)
+
+    assert curve["scale"] == "log"
+    rates = curve["rates"]
+    assert rates == sorted(rates) and rates[0] > 0
+    assert rates[0] <= analysis["learning_rate"] / 9 and rates[-1] >= analysis["max_decreasing_learning_rate"]
+    # Evenly spread in log η: no decade of the axis is left without samples.
+    for power in range(-4, 0):
+        assert any(10**power <= rate < 10 ** (power + 1) for rate in rates), power
+    for rate, change in zip(rates, curve["changes"], strict=True):
+        # The closed form of x² + y² after a step of η along −g = (2x, 2y).
+        assert change == pytest.approx((1 - 2 * rate) ** 2 * 5 - 5, abs=1e-12)
+    figure = plots.figure(doc, "line")
+    assert figure.axes[0].get_xscale() == "log"
+    assert "logarithmic" in plots.caption(doc, "line")
 
 
 def test_plots_draw_from_the_document_without_the_service_layer():

@@ -204,6 +204,25 @@ def test_the_eta_readouts_at_the_documents_rates_are_the_documents_numbers():
     assert xs == sorted(xs) and chart.left <= xs[0] and xs[-1] <= chart.right
 
 
+def test_rates_far_apart_put_the_learners_eta_and_the_bound_on_a_log_axis():
+    from tutor import plots
+
+    document = answer(question_from_text("x**2 + y**2", "x=1, y=2", "0.001"))
+    chart = present.eta_chart(document, plots.loss_change_curve(document, samples=present.PAGE_SAMPLES))
+
+    width = chart.right - chart.left
+    # On a linear axis to 1.3 the learner's η of 0.001 would sit 0.1% from the left edge.
+    assert chart.rate_x - chart.left > 0.2 * width
+    assert chart.bound_x - chart.rate_x > 0.4 * width
+    assert [tick.text for tick in chart.x_ticks] == ["0.0001", "0.001", "0.01", "0.1", "1"]
+    assert chart.x_label.endswith("(logarithmic)")
+    # The tangent −η‖g‖² is a curve through the samples on this axis, starting at the left edge.
+    assert chart.first_order.startswith(f"M{float(chart.left)} ") and chart.first_order.count("L") > 10
+    xs = [sample["x"] for sample in chart.samples]
+    assert xs == sorted(xs) and chart.left <= xs[0] and xs[-1] <= chart.right
+    assert chart.shown["x"] == chart.rate_x
+
+
 def test_without_a_bound_the_readout_says_why():
     from tutor import plots
 

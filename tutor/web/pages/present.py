@@ -458,7 +458,7 @@ class EtaChart:
     top: float
     bottom: float
     curve: str  # SVG path data, broken where the change is not a finite number
-    first_order: tuple[float, float, float, float]  # the tangent −η‖g‖², clipped to the chart
+    first_order: str  # SVG path data of the tangent −η‖g‖², clipped to the chart (curved on a log axis)
     zero: float | None  # y of the zero line, if in view
     rate_x: float
     bound_x: float | None
@@ -469,6 +469,7 @@ class EtaChart:
     start: int  # the sample at the learner's η
     loss_name: str  # f, or L with data
     bound_text: str  # the bound in words, or why there is none
+    x_label: str
 
     @property
     def data(self) -> dict:
@@ -496,12 +497,17 @@ def eta_chart(document: dict, curve: dict) -> EtaChart | None:
     low, high = min(finite), max(finite)
     pad = 0.08 * (high - low) or 0.1 * max(abs(low), 1e-12)
     low, high = low - pad, high + pad
-    upper = rates[-1]
+    lower, upper = rates[0], rates[-1]
+    logarithmic = curve["scale"] == "log"  # then every rate is positive (plots.rate_scale)
     left, right = CHART_LEFT, CHART_WIDTH - CHART_RIGHT
     top, bottom = CHART_TOP, CHART_HEIGHT - CHART_BOTTOM
 
     def x_of(rate: float) -> float:
-        return round(left + (right - left) * rate / upper, 1)
+        if logarithmic:
+            share = math.log(rate / lower) / math.log(upper / lower)
+        else:
+            share = rate / upper
+        return round(left + (right - left) * share, 1)
 
     def y_of(change: float) -> float:
         return round(bottom - (bottom - top) * (change - low) / (high - low), 1)
@@ -514,9 +520,14 @@ def eta_chart(document: dict, curve: dict) -> EtaChart | None:
             continue
         path.append(f"{'L' if pen_down else 'M'}{x_of(rate)} {y_of(change)}")
         pen_down = True
-    # The tangent runs from (0, 0) until it leaves the chart at the bottom.
-    end = upper if squared_norm == 0 else min(upper, max(0.0, -low / squared_norm))
-    first_order = (x_of(0.0), y_of(0.0), x_of(end), y_of(-end * squared_norm))
+    # The tangent runs from the left edge until it leaves the chart at the bottom: a straight line from
+    # (0, 0), or on a log axis a curve through the sampled rates.
+    end = upper if squared_norm == 0 else min(upper, max(lower, -low / squared_norm))
+    tangent = [rate for rate in rates if rate < end] + [end] if logarithmic else [lower, end]
+    first_order = " ".join(
+        f"{'M' if index == 0 else 'L'}{x_of(rate)} {y_of(-rate * squared_norm)}"
+        for index, rate in enumerate(tangent)
+    )
     bound = analysis["max_decreasing_learning_rate"]
     best = analysis["best_learning_rate"]
     name = "L" if document.get("data_rows") else "f"
@@ -557,13 +568,22 @@ def eta_chart(document: dict, curve: dict) -> EtaChart | None:
         (x_of(best), y_of(analysis["best_change"]))
         if best is not None and analysis["best_change"] is not None
         else None,
-        [Tick(x_of(value), fmt(value)) for value in nice_ticks(0.0, upper)],
+        [
+            Tick(x_of(value), fmt(value))
+            for value in (decades(lower, upper) if logarithmic else nice_ticks(0.0, upper))
+        ],
         [Tick(y_of(value), fmt(value)) for value in nice_ticks(low, high)],
         samples,
         rates.index(analysis["learning_rate"]),
         name,
         bound_text,
+        "learning rate η (logarithmic)" if logarithmic else "learning rate η",
     )
+
+
+def decades(low: float, high: float) -> list[float]:
+    """The powers of ten from low to high (both positive): a log axis's ticks."""
+    return [10.0**power for power in range(math.ceil(math.log10(low)), math.floor(math.log10(high)) + 1)]
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
