@@ -87,8 +87,11 @@ def owner_of_connection(pids: list[int], local_port: int) -> int | None:
                 if int(fields[1].rsplit(":", 1)[1], 16) == local_port:
                     inodes.add(fields[9])
     for pid in pids:
-        fd_dir = Path(f"/proc/{pid}/fd")
-        for fd in fd_dir.iterdir() if fd_dir.exists() else ():
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:  # the process has ended (ENOENT, or ESRCH while it was being reaped)
+            continue
+        for fd in fds:
             try:
                 target = os.readlink(fd)
             except OSError:
