@@ -686,11 +686,13 @@ def test_docs_show_each_body_field_and_who_may_call(client):
     assert "`" not in re.sub(r"<pre.*?</pre>", "", docs, flags=re.S)
 
 
-def test_rate_limit_answers_429(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(tmp_path))
+def test_rate_limit_answers_429(tmp_path):
     limited = create_app(
         Settings(
-            database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", secret_key="s", rate_limit="2 per minute"
+            database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            instance_path=tmp_path,
+            secret_key="s",
+            rate_limit="2 per minute",
         ),
         TESTING=True,
     )
@@ -700,16 +702,14 @@ def test_rate_limit_answers_429(tmp_path, monkeypatch):
     limited.extensions["tutor"].close()
 
 
-def test_without_a_secret_key_every_instance_on_one_database_signs_with_one_key(tmp_path, monkeypatch):
+def test_without_a_secret_key_every_instance_on_one_database_signs_with_one_key(tmp_path):
     # Two apps with their own instance folders stand for two instances on two machines (or a restart):
     # a form one serves must validate in the other, so they share the key through the database.
     database_url = migrated_sqlite(tmp_path)
-    monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(tmp_path / "one"))
-    first = create_app(Settings(database_url=database_url))
-    monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(tmp_path / "two"))
-    second = create_app(Settings(database_url=database_url))
+    first = create_app(Settings(database_url=database_url, instance_path=tmp_path / "one"))
+    second = create_app(Settings(database_url=database_url, instance_path=tmp_path / "two"))
     assert len(first.secret_key) == 64 and first.secret_key == second.secret_key
-    assert not (tmp_path / "one" / "secret_key").exists()
+    assert (tmp_path / "one").is_dir() and not (tmp_path / "one" / "secret_key").exists()
 
     page = first.test_client().get("/")
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
@@ -721,17 +721,20 @@ def test_without_a_secret_key_every_instance_on_one_database_signs_with_one_key(
     assert answer.status_code == 303, answer.get_data(as_text=True)[:500]
 
     (tmp_path / "elsewhere").mkdir()
-    elsewhere = create_app(Settings(database_url=migrated_sqlite(tmp_path / "elsewhere")))
+    elsewhere = create_app(
+        Settings(database_url=migrated_sqlite(tmp_path / "elsewhere"), instance_path=tmp_path / "elsewhere")
+    )
     assert elsewhere.secret_key != first.secret_key
-    configured = create_app(Settings(database_url=database_url, secret_key="from-the-environment"))
+    configured = create_app(
+        Settings(database_url=database_url, instance_path=tmp_path / "one", secret_key="from-the-environment")
+    )
     assert configured.secret_key == "from-the-environment"
     for app in (first, second, elsewhere, configured):
         app.extensions["tutor"].close()
 
 
-def test_without_a_secret_key_an_unmigrated_database_is_a_clear_refusal(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(tmp_path))
+def test_without_a_secret_key_an_unmigrated_database_is_a_clear_refusal(tmp_path):
     with pytest.raises(
         ConfigError, match=r"TUTOR_SECRET_KEY is not set .*run `tutor db upgrade`.*no such table"
     ):
-        create_app(Settings(database_url=f"sqlite:///{tmp_path / 'empty.sqlite3'}"))
+        create_app(Settings(database_url=f"sqlite:///{tmp_path / 'empty.sqlite3'}", instance_path=tmp_path))

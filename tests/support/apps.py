@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from flask import Flask
 
 from tutor.config import Settings
@@ -23,11 +22,9 @@ def migrated_sqlite(root: Path) -> str:
 
 
 def new_app(settings: Settings, instance: Path, **config) -> Flask:
-    """``create_app(settings, **config)`` with its instance folder at ``instance`` (TUTOR_INSTANCE_PATH
-    is read when the app is made, and restored afterwards). The caller closes the app."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setenv("TUTOR_INSTANCE_PATH", str(instance))
-        return create_app(settings, **config)
+    """``create_app(settings, **config)`` with its instance folder at ``instance``. The caller closes
+    the app."""
+    return create_app(settings.with_changes(instance_path=instance), **config)
 
 
 @contextmanager
