@@ -10,11 +10,12 @@ from html import unescape
 import pytest
 import sympy as sp
 from markdown_it import MarkdownIt
+from support.examples import EVERY_METHOD, example_question
 
 import tutor.engine
 from tutor.config import ConfigError, Settings
 from tutor.discourse import WORKED_TITLE, answer_reply
-from tutor.engine import Question, question_from_text
+from tutor.engine import Question
 from tutor.web.pages.examples import EXAMPLES
 
 URL = "https://tutor.example/cases/abc"
@@ -24,42 +25,13 @@ LATEX = re.compile(r"\\(frac|partial|left|right|operatorname|lVert|rVert|tfrac|t
 
 
 def example_questions() -> list[tuple[str, Question]]:
-    cases = [
-        (
-            e.slug,
-            question_from_text(
-                e.expression,
-                e.point,
-                e.learning_rate,
-                e.steps,
-                e.fixed,
-                e.order,
-                ",".join(e.methods),
-                settings=e.settings,
-                data=e.data,
-                batch_size=e.batch_size,
-                shuffle_seed=e.shuffle_seed,
-            ),
-        )
-        for e in EXAMPLES
-    ]
+    cases = [(e.slug, example_question(e.slug)) for e in EXAMPLES]
     return cases + [
         ("undefined", Question("log(x) + y", {"x": -1.0, "y": 1.0}, 0.1)),
         ("stationary", Question("x**2 - y**2", {"x": 0.0, "y": 0.0}, 0.1)),
         ("kink", Question("relu(x) + 0.1*y**2", {"x": 0.0, "y": 1.0}, 0.1)),
         ("many", Question("a*b + c*d + e*f + g*h", {k: 1.0 for k in "abcdefgh"}, 0.1)),
-        (
-            "every method",
-            Question(
-                "(w*x + b - y)**2",
-                {"w": 2.0, "b": 0.0},
-                0.03,
-                steps=20,
-                methods=("simultaneous", "sequential", "momentum", "nesterov", "adam", "rmsprop"),
-                data={"x": [0, 1, 2, 3, 4, 5], "y": [1.2, 2.6, 5.4, 6.9, 9.3, 10.8]},
-                batch_size=2,
-            ),
-        ),
+        ("every method", EVERY_METHOD),
     ]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from support.examples import EVERY_METHOD
 
 from tutor.engine import Question, answer
 from tutor.engine.explain import render_answer
@@ -25,15 +26,6 @@ MINIBATCH = Question(
     data={"x": [0, 1, 2, 3, 4, 5], "y": [1.2, 2.6, 5.4, 6.9, 9.3, 10.8]},
     batch_size=2,
 )
-EVERYTHING = Question(
-    "(w*x + b - y)**2",
-    {"w": 2.0, "b": 0.0},
-    0.03,
-    steps=20,
-    methods=("simultaneous", "sequential", "momentum", "nesterov", "adam", "rmsprop"),
-    data={"x": [0, 1, 2, 3, 4, 5], "y": [1.2, 2.6, 5.4, 6.9, 9.3, 10.8]},
-    batch_size=2,
-)
 OTHERS = [
     Question("(x+y)*z", {"x": -2.0, "y": 5.0, "z": -4.0}, 0.01),
     Question("x**2 + 100*y**2", {"x": 1.0, "y": 1.0}, 0.011, steps=20),
@@ -43,7 +35,7 @@ OTHERS = [
     Question("log(x) + y", {"x": -1.0, "y": 1.0}, 0.1),
     Question("log(w*x)", {"w": 1.0}, 0.1, data={"x": [1.0, 2.0, -1.0]}),
 ]
-ALL = [FLIP, MOMENTUM, MINIBATCH, EVERYTHING, *OTHERS]
+ALL = [FLIP, MOMENTUM, MINIBATCH, EVERY_METHOD, *OTHERS]
 
 
 def sentences(text: str) -> list[str]:
@@ -109,7 +101,7 @@ def test_the_flip_is_named_with_its_step_its_parameter_and_what_moved_before_it(
 
 
 def test_each_optimizer_that_raised_the_loss_is_counted():
-    document = answer(EVERYTHING)
+    document = answer(EVERY_METHOD)
     summary = document["explanation"]["summary"]["text"]
     for trial in document["trials"]:
         if trial["method"] not in ("momentum", "nesterov", "adam", "rmsprop"):
