@@ -319,9 +319,10 @@ def in_force(settings: Settings) -> list[tuple[str, str, bool]]:
     from sqlalchemy.engine import make_url  # only here: the engine imports this module, never SQLAlchemy
 
     rows = []
+    in_use = {Settings: settings, Limits: settings.limits}
+    defaults = {Settings: Settings(), Limits: Limits()}
     for variable, (model, name) in variables().items():
-        values, defaults = (settings.limits, Limits()) if model is Limits else (settings, Settings())
-        value = getattr(values, name)
+        value = getattr(in_use[model], name)
         if value is None:
             shown = "unset"
         elif _extra(model.model_fields[name], "secret"):
@@ -330,5 +331,5 @@ def in_force(settings: Settings) -> list[tuple[str, str, bool]]:
             shown = make_url(value).render_as_string(hide_password=True)
         else:
             shown = _number(value) if isinstance(value, float) else str(value)
-        rows.append((variable, shown, value != getattr(defaults, name)))
+        rows.append((variable, shown, value != getattr(defaults[model], name)))
     return rows
