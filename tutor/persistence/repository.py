@@ -115,17 +115,16 @@ class CaseRepository:
         self,
         document: Mapping[str, Any],
         *,
+        steps: Sequence[Sequence[tuple]],
         created_at: datetime,
         source: str,
         question: str | None = None,
         idempotency_key: str | None = None,
         parent_id: str | None = None,
         case_id: str | None = None,
-        steps: Sequence[Sequence[tuple]] | None = None,
     ) -> Case:
-        """Adds the case, its trials and their steps to the session; flushed, not committed. ``steps``:
-        the document's ``step_values``, when the caller built them before taking the write turn."""
-        steps = step_values(document) if steps is None else steps
+        """Adds the case, its trials and their steps to the session; flushed, not committed. ``steps``
+        is ``step_values(document)``, built by the caller before it took the write turn."""
         given = document["input"]
         point = dict(given["point"])
         case = Case(
@@ -253,9 +252,9 @@ def _json(value: Any) -> str | None:
 
 def step_values(document: Mapping[str, Any]) -> list[list[tuple]]:
     """Each trial's step rows in STEP_COLUMNS order, all but the first column (the trial's id, known
-    once the trial is written). Building them, their JSON included, is a third of saving a large
-    answer, so the service builds them before it takes the database's write turn (on SQLite every
-    other writer waits for that turn)."""
+    once the trial is written). The service builds them, their JSON included, before it takes the
+    database's write turn, which on SQLite every other writer waits for (for the largest answers the
+    limits allow, about a tenth of the turn)."""
     return [list(step_rows(trial)) for trial in document["trials"]]
 
 
